@@ -1,0 +1,70 @@
+"""The command line: thin wrappers that parse flags, call the library, and map errors.
+
+Subcommands live in their own modules and are imported only when used, so
+``baton --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# name -> "module:attribute" of a click command; imported on first use.
+COMMANDS: dict[str, str] = {
+    "run": "baton.cli_run:run_cmd",
+    "resume": "baton.cli_run:resume_cmd",
+    "approve": "baton.cli_run:approve_cmd",
+    "reject": "baton.cli_run:reject_cmd",
+    "demo": "baton.cli_run:demo_cmd",
+    "packets": "baton.cli_packets:packets_cmd",
+    "record": "baton.cli_trace:record_cmd",
+    "trace": "baton.cli_trace:trace_group",
+    "runs": "baton.cli_trace:runs_cmd",
+    "policies": "baton.cli_config:policies_cmd",
+    "init": "baton.cli_config:init_cmd",
+    "fake-gateway": "baton.cli_gateway:fake_gateway_cmd",
+}
+
+HELP = {
+    "run": "Run a task through the gated workflow on a repository.",
+    "resume": "Continue a paused or crashed run.",
+    "approve": "Approve a run waiting at an approval gate, and continue it.",
+    "reject": "Reject a run waiting at an approval gate (ends as no-go).",
+    "demo": "The whole workflow offline on a bundled sample, with scripted responses.",
+    "packets": "Write the workflow folder for a task, with no model calls.",
+    "record": "Append a step that was run by hand to a trace.",
+    "trace": "Read traces: summary by model, role or run.",
+    "runs": "List the runs of this repository.",
+    "policies": "List the routing policies and their routes.",
+    "init": "Write a commented starting configuration.",
+    "fake-gateway": "Serve a scripted OpenAI-compatible API on 127.0.0.1.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        if ctx.resilient_parsing or sys.argv[1:2] in ([], ["--help"], ["-h"]):
+            return click.Command(cmd_name, help=HELP[cmd_name], short_help=HELP[cmd_name])
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="baton")
+def cli() -> None:
+    """baton: plan, implement, review adversarially, verify, then go or no-go."""
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="baton")

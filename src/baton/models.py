@@ -1,0 +1,121 @@
+"""Typed models for what crosses the edges: plans, verdicts, evidence."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RiskLevel = Literal["low", "medium", "high", "critical"]
+RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+VerdictKind = Literal["approve", "request_changes", "block"]
+
+
+def _non_empty_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+class AffectedFile(BaseModel):
+    """A file the plan will change, with the intended change."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    path: str = Field(description="Path relative to the repository root.")
+    change: str = Field(description="What will change in this file and why.")
+
+    _check = field_validator("path", "change")(_non_empty_text)
+
+
+class PlanPacket(BaseModel):
+    """One scoped unit of work: implemented and reviewed on its own."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str
+    goal: str
+    files: list[str] = Field(min_length=1)
+    acceptance_criteria: list[str] = Field(min_length=1)
+
+    _check = field_validator("title", "goal")(_non_empty_text)
+
+
+class Plan(BaseModel):
+    """The planner's checked output."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    summary: str
+    affected_files: list[AffectedFile] = Field(min_length=1)
+    risks: list[str] = Field(min_length=1)
+    acceptance_criteria: list[str] = Field(min_length=1)
+    test_commands: list[str] = Field(min_length=1)
+    rollback: str
+    risk_level: RiskLevel
+    commit_message: str = ""
+    packets: list[PlanPacket] = Field(default_factory=list)
+
+    _check = field_validator("summary", "rollback")(_non_empty_text)
+
+    @field_validator("risks", "acceptance_criteria", "test_commands")
+    @classmethod
+    def _items_non_empty(cls, items: list[str]) -> list[str]:
+        cleaned = [i.strip() for i in items if isinstance(i, str) and i.strip()]
+        if not cleaned:
+            raise ValueError("must list at least one non-empty item")
+        return cleaned
+
+    def scoped_packets(self) -> list[PlanPacket]:
+        """The packets to implement in order; a plan without a split is one packet."""
+        if self.packets:
+            return list(self.packets)
+        return [
+            PlanPacket(
+                title=self.summary.splitlines()[0][:80],
+                goal=self.summary,
+                files=[f.path for f in self.affected_files],
+                acceptance_criteria=self.acceptance_criteria,
+            )
+        ]
+
+    def files(self) -> list[str]:
+        """Every path the plan names."""
+        names = [f.path for f in self.affected_files]
+        for packet in self.packets:
+            names.extend(packet.files)
+        return list(dict.fromkeys(names))
+
+
+class Verdict(BaseModel):
+    """The adversarial reviewer's checked output."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    verdict: VerdictKind
+    summary: str = ""
+    top_risks: list[str] = Field(default_factory=list)
+    required_fixes: list[str] = Field(default_factory=list)
+    verification_commands: list[str] = Field(default_factory=list)
+    questions_for_owner: list[str] = Field(default_factory=list)
+
+    @field_validator("required_fixes")
+    @classmethod
+    def _strip(cls, items: list[str]) -> list[str]:
+        return [i.strip() for i in items if i.strip()]
+
+
+class CommandEvidence(BaseModel):
+    """What the harness observed when it ran one verification command."""
+
+    command: str
+    source: Literal["config", "plan", "reviewer"]
+    ran: bool
+    exit_code: int | None = None
+    duration_s: float | None = None
+    timed_out: bool = False
+    output_tail: str = ""
+    output_sha256: str | None = None
+    output_bytes: int = 0
+    reason_not_run: str | None = None
+    sandbox: str | None = None
