@@ -99,6 +99,21 @@ class Limits(_Strict):
     """Most wall-clock seconds of model calls and commands."""
 
 
+class RetryPolicy(_Strict):
+    """How one model call is retried (the SDK's own retries are off)."""
+
+    max_attempts: int = Field(default=4, ge=1)
+    """Most attempts per model before moving to the next fallback."""
+    max_retry_after_s: float = Field(default=30, ge=0)
+    """Honour a server's Retry-After up to this; a longer wait fails the attempt at once."""
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    """First backoff ceiling; doubles per attempt (full jitter)."""
+    backoff_max_s: float = Field(default=8, ge=0)
+    """Largest backoff between attempts."""
+    attempt_timeout_s: float = Field(default=300, gt=0)
+    """Overall deadline of one attempt, covering a stream that trickles slowly."""
+
+
 class Approval(_Strict):
     """When a change must wait for a person."""
 
@@ -144,7 +159,9 @@ class Config(_Strict):
     limits: Limits = Field(default_factory=Limits)
     role_limits: dict[str, Limits] = Field(default_factory=dict)
     approval: Approval = Field(default_factory=Approval)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
     stream: bool = True
+    """Stream responses (usage is requested at the end of the stream)."""
 
     def policy_routes(self, name: str | None = None) -> dict[str, Route]:
         """The routes of a policy, every role filled."""
@@ -187,11 +204,12 @@ REPO_FORBIDDEN = {
 }
 
 
-def user_config_path() -> Path:
-    """Where the user-level configuration lives."""
-    if os.environ.get("BATON_CONFIG"):
-        return Path(os.environ["BATON_CONFIG"])
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+def user_config_path(environ: dict[str, str] | None = None) -> Path:
+    """Where the user-level configuration lives (``$BATON_CONFIG`` overrides)."""
+    env = os.environ if environ is None else environ
+    if env.get("BATON_CONFIG"):
+        return Path(env["BATON_CONFIG"])
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "baton" / "config.toml"
 
 
@@ -272,7 +290,7 @@ def load_config(
     if source is not None:
         _check_repo_layer(data, source)
         layers.append((str(source), data))
-    user = user_config_path()
+    user = user_config_path(environ)
     if user.is_file():
         layers.append((str(user), _read_toml(user)))
     layers.append(("environment", env_layer(environ)))

@@ -109,7 +109,7 @@ class CommandEvidence(BaseModel):
     """What the harness observed when it ran one verification command."""
 
     command: str
-    source: Literal["config", "plan", "reviewer"]
+    source: Literal["config", "detected", "plan", "reviewer"]
     ran: bool
     exit_code: int | None = None
     duration_s: float | None = None

@@ -1,0 +1,149 @@
+"""Human approval gates: which rules say a change must wait for a person.
+
+The rules are pure functions of the configuration, the plan's risk level and the changed
+files, so the same answer comes back on every resume. The pipeline stops (exit 3) when any
+rule fires and continues only after ``baton approve RUN``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from .config import Approval
+from .models import RISK_ORDER
+
+ChangeStatus = Literal["A", "M", "D", "R"]
+
+_TEST_DIRS = frozenset({"test", "tests", "__tests__", "__snapshots__", "spec", "specs",
+                        "testdata", "testing"})
+_TEST_NAME = re.compile(
+    r"""(
+        test_.*\.py | .*_tests?\.py | conftest\.py          # pytest
+      | .*_test\.go                                          # go
+      | .*\.test\.[cm]?[jt]sx?                              # jest, vitest, mocha
+      | .*\.spec\.[^/]+                                      # any *.spec.*
+      | .*_spec\.rb | test_.*\.rb | .*_test\.rb              # rspec, minitest
+      | .*(Test|Tests)\.(java|kt|scala|cs) | .*IT\.java      # junit, xunit
+      | .*_test\.(rs|c|cc|cpp|exs?|dart|php)                 # assorted *_test.*
+      | .*Test\.php | .*\.snap
+    )$""",
+    re.VERBOSE,
+)
+_VERBS = {"M": "modified", "D": "deleted", "R": "renamed", "A": "added"}
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One changed file since the run's base commit."""
+
+    path: str
+    status: ChangeStatus
+    added: int
+    removed: int
+
+
+def is_test_file(path: str) -> bool:
+    """Whether ``path`` is a test (by its directory or its name) in a common ecosystem."""
+    parts = _normalize(path).split("/")
+    if any(part.lower() in _TEST_DIRS for part in parts[:-1]):
+        return True
+    return bool(_TEST_NAME.match(parts[-1]))
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    """Whether ``path`` matches a glob where ``**`` spans directories (zero or more)."""
+    return _glob_regex(pattern).fullmatch(_normalize(path)) is not None
+
+
+def fired_rules(approval: Approval, *, risk_level: str, changes: list[FileChange]) -> list[str]:
+    """The approval rules that fire, each described for a person; empty: no approval needed."""
+    return [
+        *_risk_rule(approval, risk_level),
+        *_path_rules(approval, changes),
+        *_test_rules(approval, changes),
+        *_size_rule(approval, changes),
+    ]
+
+
+def _risk_rule(approval: Approval, risk_level: str) -> list[str]:
+    if approval.risk_level == "never":
+        return []
+    if risk_level not in RISK_ORDER:
+        return [f"plan risk level {risk_level!r} is not one of {', '.join(RISK_ORDER)}"]
+    if RISK_ORDER[risk_level] >= RISK_ORDER[approval.risk_level]:
+        return [f"plan risk level {risk_level!r} is at or above the threshold "
+                f"{approval.risk_level!r}"]
+    return []
+
+
+def _path_rules(approval: Approval, changes: list[FileChange]) -> list[str]:
+    fired = []
+    for change in changes:
+        glob = next((g for g in approval.paths if glob_match(g, change.path)), None)
+        if glob is not None:
+            fired.append(f"touched path {change.path!r} matches approval glob {glob!r}")
+    return fired
+
+
+def _test_rules(approval: Approval, changes: list[FileChange]) -> list[str]:
+    if not approval.test_changes:
+        return []
+    # Adding tests is welcome; changing or removing existing ones can hide a regression.
+    return [
+        f"test file {c.path!r} {_VERBS[c.status]} ({c.status})"
+        for c in changes
+        if c.status != "A" and is_test_file(c.path)
+    ]
+
+
+def _size_rule(approval: Approval, changes: list[FileChange]) -> list[str]:
+    if approval.max_diff_lines is None:
+        return []
+    lines = sum(c.added + c.removed for c in changes)
+    if lines > approval.max_diff_lines:
+        return [f"diff of {lines} changed lines exceeds max_diff_lines "
+                f"{approval.max_diff_lines}"]
+    return []
+
+
+def _normalize(path: str) -> str:
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path.lstrip("/")
+
+
+@lru_cache(maxsize=1024)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a glob: ``**/`` is zero or more directories, ``**`` anything, ``*`` and
+    ``?`` stay within one path segment, ``[...]`` is a character class."""
+    glob = _normalize(pattern)
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        char = glob[i]
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif char == "*":
+            out.append("[^/]*")
+            i += 1
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[" and (end := glob.find("]", i + 2)) != -1:
+            body = glob[i + 1:end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return re.compile("".join(out))

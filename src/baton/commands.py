@@ -1,0 +1,289 @@
+"""Run one verification command, contained: own session, time limit, scrubbed environment.
+
+The command runs under ``bash -c`` in its own session and process group, with stdin closed
+and stdout and stderr merged into an unnamed temporary file (no pipe to fill up). When it
+exits or times out, every process left in its group or session is killed, so background
+children never outlive it. With bubblewrap it also runs without network, on a read-only
+view of the system with only the worktree and a private /tmp writable, in its own PID
+namespace (so even a process that escaped with ``setsid`` dies with it).
+
+A command that times out is recorded with ``timed_out=True`` and ``exit_code=None``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Literal
+
+from baton.errors import UserError
+from baton.models import CommandEvidence
+from baton.secrets import SecretMasker, looks_secret_name, looks_secret_value
+
+__all__ = ["SandboxUnavailable", "run_command", "sandbox_available", "scrubbed_env"]
+
+KILL_GRACE_S = 1.0
+# Extra bytes before the kept tail that are masked too, so a secret cut by the tail's
+# first byte is still recognised and masked whole.
+MASK_MARGIN_BYTES = 4096
+
+_SECRET_PREFIXES = ("OPENAI_", "ANTHROPIC_")
+
+
+class SandboxUnavailable(UserError):
+    """The configuration requires bubblewrap, and it is missing or does not work here."""
+
+
+def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without variables that look like secrets, by name or by value."""
+    return {name: value for name, value in environ.items() if not _secret_variable(name, value)}
+
+
+def _secret_variable(name: str, value: str) -> bool:
+    upper = name.upper()
+    return (
+        looks_secret_name(name)
+        or upper.startswith(_SECRET_PREFIXES)
+        or "_API_" in upper
+        or upper.endswith("_API")
+        or looks_secret_value(value)
+    )
+
+
+def _bwrap_args(cwd: Path) -> list[str]:
+    work = str(cwd)
+    return [
+        "bwrap",
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--tmpfs", "/tmp",
+        "--bind", work, work,
+        "--chdir", work,
+        "--unshare-net",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--new-session",
+        "--",
+    ]  # fmt: skip
+
+
+@functools.cache
+def sandbox_available() -> bool:
+    """True if bubblewrap is installed and works here (tried once, then remembered)."""
+    if shutil.which("bwrap") is None:
+        return False
+    try:
+        with tempfile.TemporaryDirectory() as probe:
+            result = subprocess.run(
+                [*_bwrap_args(Path(probe)), "true"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+                check=False,
+            )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0
+
+
+def _resolve_sandbox(sandbox: str) -> Literal["bwrap", "none"]:
+    if sandbox == "none":
+        return "none"
+    if sandbox == "auto":
+        return "bwrap" if sandbox_available() else "none"
+    if sandbox == "bwrap":
+        if not sandbox_available():
+            raise SandboxUnavailable(
+                "the sandbox is set to bwrap but bubblewrap is missing or does not work here "
+                "(it needs user namespaces); install the Debian package bubblewrap "
+                'or set sandbox = "none"'
+            )
+        return "bwrap"
+    raise UserError(f'unknown sandbox {sandbox!r}; use "auto", "bwrap" or "none"')
+
+
+def run_command(
+    command: str,
+    cwd: Path,
+    *,
+    timeout_s: float,
+    source: Literal["config", "plan", "reviewer"],
+    max_output_bytes: int = 64_000,
+    env: Mapping[str, str] | None = None,
+    sandbox: str = "auto",
+    log_path: Path | None = None,
+    secrets: SecretMasker | None = None,
+) -> CommandEvidence:
+    """Run ``command`` in ``cwd`` and return what was observed; never raises for its failure."""
+    if timeout_s <= 0:
+        raise UserError(f"the command timeout must be positive, not {timeout_s}")
+    used = _resolve_sandbox(sandbox)
+    masker = secrets if secrets is not None else SecretMasker()
+    shell = shutil.which("bash") or "/bin/sh"
+    argv = [shell, "-c", command]
+    if used == "bwrap":
+        argv = [*_bwrap_args(Path(os.path.realpath(cwd))), *argv]
+    child_env = scrubbed_env(os.environ if env is None else env)
+    with tempfile.TemporaryFile() as output:
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return CommandEvidence(
+                command=command,
+                source=source,
+                ran=False,
+                reason_not_run=f"could not start: {exc.strerror or exc}",
+                sandbox=used,
+            )
+        try:
+            timed_out = not _wait_exited(proc, timeout_s)
+            duration = time.monotonic() - started
+        finally:
+            _kill_session(proc.pid)  # also on KeyboardInterrupt: leave nothing running
+            returncode = proc.wait()
+        size, digest, tail = _read_output(output, max_output_bytes)
+    kept = _mask_tail(masker, tail, max_output_bytes, cut=size > len(tail))
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(kept, encoding="utf-8")
+    return CommandEvidence(
+        command=command,
+        source=source,
+        ran=True,
+        exit_code=None if timed_out else returncode,
+        duration_s=round(duration, 3),
+        timed_out=timed_out,
+        output_tail=kept,
+        output_sha256=digest,
+        output_bytes=size,
+        sandbox=used,
+    )
+
+
+# --- waiting and killing -------------------------------------------------------------------
+
+
+def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Wait until the process has exited, without reaping it; False on timeout.
+
+    Leaving it a zombie keeps its pid, which is also its process group and session id,
+    from being reused while we kill what it left behind.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None:
+        try:
+            fd = pidfd_open(proc.pid)
+        except OSError:
+            fd = None
+        if fd is not None:
+            try:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                return bool(poller.poll(max(1, int(timeout_s * 1000))))
+            finally:
+                os.close(fd)
+    try:
+        proc.wait(timeout=timeout_s)  # no pidfd: reap, and accept the tiny pid-reuse risk
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _kill_session(sid: int) -> None:
+    """Kill every process in the command's process group and session: TERM, grace, KILL."""
+    if not _signal_all(sid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + KILL_GRACE_S
+    while time.monotonic() < deadline and _members(sid):
+        time.sleep(0.02)
+    for _ in range(100):
+        if not _signal_all(sid, signal.SIGKILL):
+            return
+        time.sleep(0.01)
+
+
+def _signal_all(sid: int, sig: signal.Signals) -> bool:
+    """Send ``sig`` to the group and every live process of the session; True if any."""
+    members = _members(sid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(sid, sig)
+    for pid in members:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    return bool(members)
+
+
+def _members(sid: int) -> list[int]:
+    """Live (non-zombie) processes whose session or process group is ``sid``."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return _group_alive(sid)
+    found = []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        state, pgrp, session = fields[0], int(fields[2]), int(fields[3])
+        if state not in (b"Z", b"X") and sid in (pgrp, session):
+            found.append(int(entry))
+    return found
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """Without /proc, the best we can say: the group still has members (maybe zombies)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return []
+    return [pgid]
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def _read_output(output: IO[bytes], max_bytes: int) -> tuple[int, str, bytes]:
+    """Size and sha256 of everything written, and the last bytes (plus a masking margin)."""
+    output.flush()
+    output.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := output.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    output.seek(max(0, size - max_bytes - MASK_MARGIN_BYTES))
+    return size, digest.hexdigest(), output.read()
+
+
+def _mask_tail(masker: SecretMasker, tail: bytes, max_bytes: int, *, cut: bool) -> str:
+    """The masked text of the last ``max_bytes`` bytes, masked together with the margin."""
+    masked = masker.mask(tail.decode("utf-8", errors="replace")).encode("utf-8")
+    # If the output was cut, never keep the margin's first bytes: a secret cut there
+    # could not be recognised.
+    start = max(len(masked) - max_bytes, 256 if cut else 0)
+    return masked[start:].decode("utf-8", errors="ignore").lstrip("\ufffd")

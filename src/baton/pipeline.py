@@ -1,0 +1,370 @@
+"""The gated workflow, top to bottom: plan, implement and review each packet, verify, decide.
+
+    start_run / resume_run -> _drive -> workflow -> finish
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import roles
+from .approvals import fired_rules
+from .budget import Budget, check_prices_known
+from .config import Config, Route, load_config
+from .errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
+from .models import CommandEvidence, Plan, PlanPacket, Verdict
+from .runner import Progress, RunContext, load_replay
+from .runstore import (
+    exclude_from_git,
+    find_repo_root,
+    find_run,
+    new_run_id,
+    read_workflow,
+    runs_dir,
+    write_workflow,
+)
+from .secrets import SecretMasker
+from .trace import TraceWriter, now_iso, read_events
+from .verify import verify
+from .workspace import create_worktree, head_commit, open_worktree
+
+EXIT = {"go": 0, "no-go": 1}
+
+
+@dataclass
+class RunResult:
+    """How a run ended (or paused), for the CLI and library callers."""
+
+    run_id: str
+    run_dir: Path
+    state: str
+    decision: str | None
+    branch: str
+    commit: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    exit_code: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready result object."""
+        return {"run_id": self.run_id, "state": self.state, "decision": self.decision,
+                "branch": self.branch, "commit": self.commit, "run_dir": str(self.run_dir),
+                "reasons": self.reasons, "totals": self.totals, "exit_code": self.exit_code,
+                "warnings": self.warnings}
+
+
+class _NoGo(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _same_model(a: str, b: str) -> bool:
+    return a.strip().lower().rsplit("/", 1)[-1] == b.strip().lower().rsplit("/", 1)[-1]
+
+
+def check_routes(routes: dict[str, Route]) -> None:
+    """The reviewer must be a different model from the implementer."""
+    implementer = routes["implementer"]
+    for model in [routes["reviewer"].model, *routes["reviewer"].fallbacks]:
+        for other in [implementer.model, *implementer.fallbacks]:
+            if _same_model(model, other):
+                raise ConfigError(
+                    f"the reviewer model {model!r} is the same model as the implementer "
+                    f"({other!r}); an adversarial review needs a different model, ideally "
+                    "from another vendor. Change routes.reviewer.model."
+                )
+
+
+def start_run(task: str, repo: Path, *, config_file: Path | None = None,
+              overrides: dict[str, Any] | None = None, policy: str | None = None,
+              title: str | None = None, progress: Progress | None = None,
+              environ: dict[str, str] | None = None) -> RunResult:
+    """Start a new run of ``task`` on the repository at ``repo``."""
+    if not task.strip():
+        raise UserError("the task is empty; describe the change you want in plain words")
+    environ = dict(os.environ if environ is None else environ)
+    repo_root = find_repo_root(repo)
+    config = load_config(repo_root, config_file=config_file, overrides=overrides,
+                         environ=environ)
+    policy = policy or config.policy
+    routes = config.policy_routes(policy)
+    check_routes(routes)
+    check_prices_known(config.limits, config.role_limits, routes, config.prices)
+    for route in routes.values():
+        config.endpoint(route.endpoint)
+    base = head_commit(repo_root)
+    run_id = new_run_id()
+    exclude_from_git(repo_root)
+    run_dir = runs_dir(repo_root) / run_id
+    run_dir.mkdir(parents=True)
+    worktree = create_worktree(repo_root, run_id, base)
+    workflow = {
+        "run_id": run_id, "task": task, "title": title or task.splitlines()[0][:72],
+        "repo": str(repo_root), "base_commit": base, "branch": worktree.branch,
+        "worktree": str(worktree.path), "policy": policy,
+        "routes": {role: r.model_dump() for role, r in routes.items()},
+        "config_file": str(config_file) if config_file else None,
+        "overrides": overrides or {}, "state": "running", "decision": None,
+        "created": now_iso(), "updated": now_iso(), "packets": None, "approval": None,
+    }
+    write_workflow(run_dir, workflow)
+    ctx = _context(run_id, run_dir, repo_root, config, routes, worktree, environ, progress,
+                   Budget(config.limits, config.role_limits))
+    ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
+             repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
+             routes=workflow["routes"])
+    return _drive(ctx, task)
+
+
+def _context(run_id, run_dir, repo_root, config, routes, worktree, environ, progress,
+             budget) -> RunContext:
+    trace = TraceWriter(run_dir / "trace.jsonl", run_id)
+    ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
+                     routes=routes, worktree=worktree, trace=trace, budget=budget,
+                     masker=SecretMasker(environ), environ=environ, progress=progress)
+    try:
+        ctx.lock()
+    except BatonError:
+        trace.close()
+        raise
+    return ctx
+
+
+def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = None,
+               progress: Progress | None = None,
+               environ: dict[str, str] | None = None) -> RunResult:
+    """Continue a paused or crashed run, replaying every recorded model answer."""
+    environ = dict(os.environ if environ is None else environ)
+    repo_root = find_repo_root(repo)
+    run_dir = find_run(repo_root, run_id)
+    workflow = read_workflow(run_dir)
+    if workflow["state"] == "done":
+        return _result_from_workflow(run_dir, workflow)
+    merged = _merge(workflow.get("overrides") or {}, overrides or {})
+    config_file = Path(workflow["config_file"]) if workflow.get("config_file") else None
+    config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
+    routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
+    check_prices_known(config.limits, config.role_limits, routes, config.prices)
+    worktree = open_worktree(repo_root, workflow["run_id"], workflow["base_commit"])
+    ctx = _context(workflow["run_id"], run_dir, repo_root, config, routes, worktree, environ,
+                   progress, Budget(config.limits, config.role_limits))
+    warnings = ["the trace ended in a torn line (a crash mid-write); it was cut off"] \
+        if ctx.trace.repaired else []
+    events = read_events(run_dir / "trace.jsonl", warn=False)
+    ctx.recorded, ctx.emitted = load_replay(events)
+    ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
+    worktree.reset()
+    workflow = ctx.update_workflow(overrides=merged, state="running")
+    ctx.emit("run.resume", previous_state=workflow["state"], repaired_trace=bool(warnings),
+             recorded_calls=len(ctx.recorded))
+    result = _drive(ctx, workflow["task"])
+    result.warnings = warnings + result.warnings
+    return result
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    from .config import deep_merge
+
+    return deep_merge(base, over)
+
+
+def _drive(ctx: RunContext, task: str) -> RunResult:
+    try:
+        try:
+            decision, reasons, evidence, plan = workflow(ctx, task)
+        except _NoGo as stop:
+            decision, reasons, evidence, plan = "no-go", [stop.reason], [], _plan_or_none(ctx)
+        return finish(ctx, decision, reasons, evidence, plan)
+    except BudgetExhausted as exc:
+        ctx.emit("budget.exhausted", limit=getattr(exc, "limit", None), message=str(exc))
+        return _pause(ctx, "budget_exhausted", f"{exc} (run {ctx.run_id})", 4)
+    except AwaitingApproval as exc:
+        return _pause(ctx, "awaiting_approval", str(exc), 3)
+    except BatonError as exc:
+        ctx.emit("state", state="failed", detail=str(exc))
+        ctx.emit("run.end", state="failed", decision=None, totals=_totals(ctx),
+                 error=str(exc))
+        ctx.update_workflow(state="failed", error=str(exc))
+        _write_summary(ctx)
+        raise
+    finally:
+        ctx.close()
+
+
+def workflow(ctx: RunContext, task: str):
+    """Plan, then each packet in turn, then the approval gate, then verification."""
+    plan = roles.plan_task(ctx, task)
+    packets = plan.scoped_packets()
+    ctx.update_workflow(packets=len(packets))
+    verdicts: list[Verdict] = []
+    for index, packet in enumerate(packets, 1):
+        verdicts += run_packet(ctx, task, plan, packet, index, len(packets))
+    gate_approval(ctx, plan)
+    evidence = verify(ctx, plan, verdicts)
+    decision, reasons = decide(evidence)
+    return decision, reasons, evidence, plan
+
+
+def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
+               count: int) -> list[Verdict]:
+    """Implement and review one packet in bounded rounds; raise _NoGo unless approved."""
+    ctx.worktree.checkpoint()
+    label = f"packet {index}/{count} ({packet.title})"
+    ctx.emit("packet.start", key=f"packet.start/p{index}", packet=index, title=packet.title)
+    fixes: list[str] = []
+    outside: list[str] = []
+    verdicts: list[Verdict] = []
+    for round_ in range(1, ctx.config.max_review_rounds + 1):
+        patch = roles.implement(ctx, task, plan, packet, index, count, round_, fixes)
+        if patch.applied is None:
+            _end_packet(ctx, index, packet, "edits_failed")
+            raise _NoGo(f"{label}: the implementer's edits did not apply after "
+                        f"{ctx.config.max_edit_attempts} attempts: {patch.error}")
+        outside = sorted({*outside, *patch.applied.outside_plan})
+        flags = [f"changed outside the plan: {path}" for path in outside]
+        diff = ctx.worktree.pending_diff()
+        verdict = roles.review(ctx, task, plan, packet, index, count, round_, diff, flags)
+        verdicts.append(verdict)
+        if verdict.verdict == "approve":
+            _end_packet(ctx, index, packet, "approved")
+            return verdicts
+        if verdict.verdict == "block":
+            _end_packet(ctx, index, packet, "blocked")
+            raise _NoGo(f"{label} was blocked by the reviewer: {verdict.summary or 'no reason'}")
+        fixes = verdict.required_fixes
+    _end_packet(ctx, index, packet, "rounds_exhausted")
+    raise _NoGo(f"{label}: no approval after {ctx.config.max_review_rounds} review rounds; "
+                "last required fixes: " + "; ".join(fixes))
+
+
+def _end_packet(ctx: RunContext, index: int, packet: PlanPacket, outcome: str) -> None:
+    ctx.emit("packet.end", key=f"packet.end/p{index}", packet=index, title=packet.title,
+             outcome=outcome)
+
+
+def gate_approval(ctx: RunContext, plan: Plan) -> None:
+    """Stop for a person when an approval rule fires, unless one already approved."""
+    rules = fired_rules(ctx.config.approval, risk_level=plan.risk_level,
+                        changes=ctx.worktree.changes())
+    if not rules:
+        return
+    approval = read_workflow(ctx.run_dir).get("approval") or {}
+    if approval.get("status") == "approved":
+        return
+    ctx.emit("approval.required", key="approval.required", rules=rules)
+    ctx.update_workflow(approval={"status": "pending", "rules": rules})
+    raise AwaitingApproval(
+        f"run {ctx.run_id} needs a person's approval before verification:\n  - "
+        + "\n  - ".join(rules)
+        + f"\nInspect the patch in {ctx.worktree.path}, then `baton approve {ctx.run_id}` "
+        f"or `baton reject {ctx.run_id} --reason ...`"
+    )
+
+
+def decide(evidence: list[CommandEvidence]) -> tuple[str, list[str]]:
+    """Go only if at least one command ran and every command that ran exited 0."""
+    ran = [e for e in evidence if e.ran]
+    if not ran:
+        return "no-go", ["no verification command ran: set verify_commands in baton.toml"]
+    failed = [e for e in ran if e.exit_code != 0]
+    if failed:
+        return "no-go", [
+            f"`{e.command}` " + ("timed out" if e.timed_out else f"exited {e.exit_code}")
+            for e in failed
+        ]
+    return "go", [f"review approved and {len(ran)} verification command(s) exited 0"]
+
+
+def finish(ctx: RunContext, decision: str, reasons: list[str],
+           evidence: list[CommandEvidence], plan: Plan | None) -> RunResult:
+    """Record the decision; on go, commit on the run's branch."""
+    ctx.write("patch.diff", ctx.worktree.full_diff())
+    commit = None
+    if ctx.config.summarize_evidence and evidence:
+        ctx.write("evidence/summary.md", roles.summarize_evidence(ctx, decision, evidence))
+    if decision == "go" and plan is not None:
+        message = plan.commit_message.strip() or plan.summary.splitlines()[0]
+        commit = ctx.worktree.commit(f"{message}\n\nbaton run {ctx.run_id}")
+    ctx.emit("decision", key="decision", decision=decision, reasons=reasons, commit=commit)
+    totals = _totals(ctx)
+    ctx.emit("run.end", key="run.end", state="done", decision=decision, totals=totals)
+    ctx.update_workflow(state="done", decision=decision, reasons=reasons, commit=commit,
+                        totals=totals)
+    _write_summary(ctx)
+    if decision == "go":
+        ctx.worktree.remove()
+    return RunResult(ctx.run_id, ctx.run_dir, "done", decision, ctx.worktree.branch, commit,
+                     reasons, totals, EXIT[decision])
+
+
+def _pause(ctx: RunContext, state: str, message: str, exit_code: int) -> RunResult:
+    ctx.emit("state", state=state, detail=message)
+    ctx.update_workflow(state=state, detail=message)
+    _write_summary(ctx)
+    return RunResult(ctx.run_id, ctx.run_dir, state, None, ctx.worktree.branch, None,
+                     [message], _totals(ctx), exit_code)
+
+
+def _totals(ctx: RunContext) -> dict[str, Any]:
+    spent = ctx.budget.spent
+    return {"calls": spent.calls, "input_tokens": spent.input_tokens,
+            "output_tokens": spent.output_tokens, "cost_usd": round(spent.cost_usd, 6),
+            "unknown_cost_calls": spent.unknown_cost_calls, "wall_s": round(spent.wall_s, 3)}
+
+
+def _plan_or_none(ctx: RunContext) -> Plan | None:
+    path = ctx.run_dir / "plan.json"
+    return Plan.model_validate_json(path.read_text()) if path.is_file() else None
+
+
+def _write_summary(ctx: RunContext) -> None:
+    from .report import write_summary
+
+    write_summary(ctx.run_dir)
+
+
+def _result_from_workflow(run_dir: Path, wf: dict[str, Any]) -> RunResult:
+    decision = wf.get("decision")
+    return RunResult(wf["run_id"], run_dir, wf["state"], decision, wf["branch"],
+                     wf.get("commit"), wf.get("reasons") or [], wf.get("totals") or {},
+                     EXIT.get(decision or "", 2))
+
+
+def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = "",
+                    environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Record a person's answer at an approval gate; a rejection ends the run as no-go."""
+    repo_root = find_repo_root(repo)
+    run_dir = find_run(repo_root, run_id)
+    wf = read_workflow(run_dir)
+    if wf["state"] != "awaiting_approval":
+        raise UserError(f"run {wf['run_id']} is not waiting for approval (state: {wf['state']})")
+    trace = TraceWriter(run_dir / "trace.jsonl", wf["run_id"])
+    try:
+        masker = SecretMasker(dict(os.environ if environ is None else environ))
+        trace.emit("approval.decision", approved=approved, reason=masker.mask(reason))
+        wf["approval"] = {**(wf.get("approval") or {}),
+                          "status": "approved" if approved else "rejected", "reason": reason}
+        if not approved:
+            reasons = [f"rejected at the approval gate: {reason or 'no reason given'}"]
+            trace.emit("decision", decision="no-go", reasons=reasons, commit=None)
+            trace.emit("run.end", state="done", decision="no-go", totals=wf.get("totals") or {})
+            wf.update(state="done", decision="no-go", reasons=reasons)
+        wf["updated"] = now_iso()
+        write_workflow(run_dir, wf)
+    finally:
+        trace.close()
+    if not approved:
+        from .report import write_summary
+
+        write_summary(run_dir)
+    return wf
+
+
+def load_run_config(repo_root: Path) -> Config:
+    """The configuration a new run in ``repo_root`` would use."""
+    return load_config(repo_root)

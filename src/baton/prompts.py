@@ -1,0 +1,43 @@
+"""Prompt templates: one system and one user template per role, rendered strictly.
+
+The system part is identical for every call of a role so providers can cache it; the
+same templates serve ``baton run`` and ``baton packets``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+ROLE_TEMPLATES = ("planner", "implementer", "reviewer", "verifier")
+
+
+@lru_cache(maxsize=1)
+def _env():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("baton", "prompts"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(role: str, **context: Any) -> list[dict[str, str]]:
+    """The chat messages for ``role`` (system, then user)."""
+    env = _env()
+    system = env.get_template(f"{role}.system.j2").render(**context)
+    user = env.get_template(f"{role}.user.j2").render(**context)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def as_markdown(role: str, messages: list[dict[str, str]], *, header: str = "") -> str:
+    """A packet file: the exact messages, readable by a person or another agent."""
+    parts = [f"# {role} packet\n"]
+    if header:
+        parts.append(header.rstrip() + "\n")
+    for message in messages:
+        parts.append(f"\n<!-- message: {message['role']} -->\n")
+        parts.append(f"## {message['role']}\n\n{message['content'].rstrip()}\n")
+    return "".join(parts)

@@ -1,0 +1,164 @@
+"""The model roles: each builds its prompt, asks its model, and checks the answer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import prompts
+from .edits import AppliedEdits, apply_edits, parse_edits
+from .errors import EditError, ModelOutputError
+from .models import Plan, PlanPacket, Verdict
+from .parsing import OutputInvalid, parse_plan, parse_verdict
+from .repomap import key_files, repo_map
+from .runner import RunContext
+from .workspace import tracked_files
+
+
+def plan_task(ctx: RunContext, task: str) -> Plan:
+    """Ask the planner; one repair request with the gate's errors, then a clear error."""
+    root = ctx.worktree.path
+    files = tracked_files(root)
+    budget = ctx.config.repo_map_bytes
+    context = {
+        "task": task, "repo_map": repo_map(root, files, budget),
+        "key_files": key_files(root, files, budget // 2),
+        "max_packets": ctx.config.max_packets, "repair_errors": [],
+    }
+    errors: list[str] = []
+    for attempt in range(1, ctx.config.max_plan_attempts + 1):
+        context["repair_errors"] = errors
+        text = ctx.ask("planner", prompts.render("planner", **context), f"planner/a{attempt}",
+                       packet=None, round=None)
+        try:
+            plan = parse_plan(text, max_packets=ctx.config.max_packets)
+        except OutputInvalid as exc:
+            errors = exc.errors
+            ctx.emit("plan.gate", key=f"plan.gate/a{attempt}", attempt=attempt, passed=False,
+                     errors=errors)
+            continue
+        ctx.emit("plan.gate", key=f"plan.gate/a{attempt}", attempt=attempt, passed=True,
+                 errors=[])
+        ctx.write("plan.json", plan.model_dump_json(indent=2))
+        ctx.write("plan.md", plan_text(plan))
+        return plan
+    raise ModelOutputError(
+        f"the planner's output failed the plan gate {ctx.config.max_plan_attempts} times: "
+        + "; ".join(errors)
+        + f". Its answers are in {ctx.run_dir / 'responses'}; try a stronger planner model "
+        "or rephrase the task."
+    )
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan as Markdown, for prompts and people."""
+    lines = [f"## Summary\n{plan.summary}\n", f"Risk level: **{plan.risk_level}**\n",
+             "## Affected files"]
+    lines += [f"- `{f.path}`: {f.change}" for f in plan.affected_files]
+    lines += ["\n## Risks"] + [f"- {r}" for r in plan.risks]
+    lines += ["\n## Acceptance criteria"] + [f"- {c}" for c in plan.acceptance_criteria]
+    lines += ["\n## Test commands"] + [f"- `{c}`" for c in plan.test_commands]
+    lines += [f"\n## Rollback\n{plan.rollback}"]
+    if plan.packets:
+        lines.append("\n## Packets")
+        for i, p in enumerate(plan.packets, 1):
+            lines.append(f"{i}. **{p.title}**: {p.goal} (files: {', '.join(p.files)})")
+    return "\n".join(lines) + "\n"
+
+
+def _file_context(root: Path, paths: list[str]) -> list[dict]:
+    out = []
+    for rel in paths:
+        path = root / rel
+        try:
+            exists = path.is_file() and not path.is_symlink()
+            content = path.read_text(encoding="utf-8", errors="replace") if exists else ""
+        except OSError:
+            exists, content = False, ""
+        out.append({"path": rel, "exists": exists, "content": content})
+    return out
+
+
+@dataclass
+class PatchResult:
+    """What the implementer's accepted edits did, or why none applied."""
+
+    applied: AppliedEdits | None
+    error: str | None = None
+
+
+def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
+              count: int, round_: int, fixes: list[str]) -> PatchResult:
+    """Ask the implementer and apply its edits; refused edits go back with the reason."""
+    root = ctx.worktree.path
+    names = list(dict.fromkeys([*packet.files, *(plan.files() if count == 1 else [])]))
+    error = ""
+    for attempt in range(1, ctx.config.max_edit_attempts + 1):
+        messages = prompts.render(
+            "implementer", task=task, plan_text=plan_text(plan), packet=packet,
+            packet_index=index, packet_count=count, files=_file_context(root, names),
+            required_fixes=fixes, round=round_, edit_error=error,
+        )
+        key = f"p{index}/r{round_}/e{attempt}"
+        text = ctx.ask("implementer", messages, f"implementer/{key}", packet=index,
+                       round=round_)
+        try:
+            applied = apply_edits(root, parse_edits(text),
+                                  protected=ctx.config.protected_paths, allowed_files=names)
+        except EditError as exc:
+            error = str(exc)
+            ctx.emit("edits.rejected", key=f"edits.rejected/{key}", packet=index,
+                     round=round_, attempt=attempt, reason=error)
+            continue
+        ctx.emit("edits.applied", key=f"edits.applied/{key}", packet=index, round=round_,
+                 files=applied.files, added=applied.added, removed=applied.removed,
+                 outside_plan=applied.outside_plan)
+        return PatchResult(applied)
+    return PatchResult(None, error)
+
+
+def review(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
+           count: int, round_: int, diff: str, flags: list[str]) -> Verdict:
+    """Ask the reviewer for a verdict on the packet's diff; one repair if unreadable."""
+    context = dict(task=task, plan_text=plan_text(plan), packet=packet, packet_index=index,
+                   packet_count=count, round=round_, max_rounds=ctx.config.max_review_rounds,
+                   flags=flags, diff=diff or "(empty diff: no changes)")
+    messages = prompts.render("reviewer", **context)
+    errors: list[str] = []
+    for attempt in (1, 2):
+        if errors:
+            repair = ("Your previous answer could not be used: " + "; ".join(errors)
+                      + ". Return the complete JSON verdict.")
+            messages = [*messages, {"role": "user", "content": repair}]
+        suffix = "" if attempt == 1 else f"/a{attempt}"
+        text = ctx.ask("reviewer", messages, f"reviewer/p{index}/r{round_}{suffix}",
+                       packet=index, round=round_)
+        try:
+            verdict = parse_verdict(text)
+        except OutputInvalid as exc:
+            errors = exc.errors
+            continue
+        ctx.write(f"reviews/p{index}-r{round_}.json", verdict.model_dump_json(indent=2))
+        ctx.emit("review.verdict", key=f"review.verdict/p{index}/r{round_}", packet=index,
+                 round=round_, model=ctx.routes["reviewer"].model, verdict=verdict.verdict,
+                 required_fixes=verdict.required_fixes)
+        return verdict
+    raise ModelOutputError(
+        "the reviewer's verdict could not be read twice: " + "; ".join(errors)
+        + f". Its answers are in {ctx.run_dir / 'responses'}."
+    )
+
+
+def summarize_evidence(ctx: RunContext, decision: str, evidence: list) -> str:
+    """A labeled summary of the recorded evidence by the verifier's model; never decides."""
+    messages = prompts.render("verifier", decision=decision,
+                              evidence=[e.model_dump() for e in evidence])
+    text = ctx.ask("verifier", messages, "verifier/summary", packet=None, round=None)
+    model = ctx.routes["verifier"].model
+    return f"_Summary by {model}, from the recorded evidence only; it decides nothing._\n\n{text}"
+
+
+def dump(obj) -> str:
+    """JSON for the run folder."""
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,127 @@
+"""Mask secrets in text before it reaches any artifact (trace, logs, reports).
+
+Two sources of secrets: the values of environment variables whose names look secret
+(``OPENAI_API_KEY``, ``GITHUB_TOKEN``, ...), and well-known token shapes (``sk-...``,
+``ghp_...``, ``AKIA...``, bearer tokens, ``Authorization:`` headers, Slack tokens).
+Masking megabytes takes milliseconds: literal values go through ``str.replace`` and each
+token shape is one small regex run only when its leading literal occurs in the text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "MASK",
+    "SecretMasker",
+    "looks_secret_name",
+    "looks_secret_value",
+    "secret_env_names",
+]
+
+MASK = "***"
+
+# Values shorter than this are too likely to occur by accident ("true", "1234").
+MIN_SECRET_LEN = 6
+
+_SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A token shape, and substrings without which it cannot occur (a cheap pre-check)."""
+
+    triggers: tuple[str, ...]
+    regex: re.Pattern[str]
+
+    def apply(self, text: str) -> str:
+        if not any(t in text for t in self.triggers):
+            return text
+        return self.regex.sub(_replacement, text)
+
+
+def _rule(triggers: tuple[str, ...], pattern: str) -> _Rule:
+    return _Rule(triggers, re.compile(pattern))
+
+
+# One regex per shape, each led by a literal, behind a substring pre-check: in CPython this
+# is an order of magnitude faster than one big alternation with lookbehinds.
+_RULES = (
+    _rule(("sk-",), r"sk-[A-Za-z0-9_-]{8,}"),
+    _rule(("AKIA",), r"AKIA[0-9A-Z]{16}(?![0-9A-Z])"),
+    _rule(("gh",), r"gh[pousr]_[A-Za-z0-9]{20,}"),
+    _rule(("github_pat_",), r"github_pat_[A-Za-z0-9_]{20,}"),
+    _rule(("xox",), r"xox[abprs]-[A-Za-z0-9-]{10,}"),
+    # Keep the header or scheme name, mask what follows it.
+    _rule(
+        ("uthorization", "UTHORIZATION"),
+        r"(?P<keep>(?:[Aa]uthorization|AUTHORIZATION)[\"']?\s*[:=]\s*)[^\r\n]+",
+    ),
+    _rule(("earer", "EARER"), r"(?P<keep>(?:[Bb]earer|BEARER)\s+)[A-Za-z0-9._~+/=-]{6,}"),
+)
+
+
+def looks_secret_name(name: str) -> bool:
+    """True if an environment variable's name suggests it holds a secret."""
+    upper = name.upper()
+    return any(word in upper for word in _SECRET_NAME_WORDS)
+
+
+def secret_env_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Names of the variables in ``environ`` (default: os.environ) that look secret."""
+    env = os.environ if environ is None else environ
+    return sorted(name for name in env if looks_secret_name(name))
+
+
+def looks_secret_value(value: str) -> bool:
+    """True if a value has the shape of a known token (``sk-...``, ``ghp_...``, ...)."""
+    return any(rule.apply(value) != value for rule in _RULES)
+
+
+class SecretMasker:
+    """Replaces secret values and token-shaped strings with ``***``."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> None:
+        env = os.environ if environ is None else environ
+        values = {env[name] for name in secret_env_names(env)}
+        values.update(extra)
+        self.values = sorted(
+            (v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LEN),
+            key=len,
+            reverse=True,  # longest first, so a value containing another is masked whole
+        )
+
+    def mask(self, text: str) -> str:
+        """The text with every secret replaced by ``***``."""
+        if not text:
+            return text
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, MASK)
+        for rule in _RULES:
+            text = rule.apply(text)
+        return text
+
+    def mask_obj(self, obj: Any) -> Any:
+        """A copy of ``obj`` with every string inside dicts, lists and tuples masked."""
+        if isinstance(obj, str):
+            return self.mask(obj)
+        if isinstance(obj, dict):
+            return {self.mask_obj(k): self.mask_obj(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.mask_obj(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.mask_obj(v) for v in obj)
+        return obj
+
+
+def _replacement(match: re.Match[str]) -> str:
+    start = match.start()
+    if start and match.string[start - 1].isalnum():
+        return match.group(0)  # inside a word, e.g. "task-12345678" is not a key
+    keep = match.groupdict().get("keep")
+    return keep + MASK if keep else MASK
