@@ -70,6 +70,21 @@ def test_parse_crlf_reply_and_quoted_path() -> None:
     assert parse_edits(text) == [Edit("a.txt", "replace", "old\n", "new\n")]
 
 
+@pytest.mark.parametrize(
+    "line",
+    ["src/x.py", "`src/x.py`", "### src/x.py", "**src/x.py**:", "File: src/x.py",
+     "Update `src/x.py`:", "'src/x.py'"],
+)  # fmt: skip
+def test_parse_path_decorations_are_stripped(line: str) -> None:
+    edits = parse_edits(f"{line}\n```py\n<<<<<<< FILE\nx\n>>>>>>> FILE\n```\n")
+    assert edits[0].path == "src/x.py"
+
+
+def test_prose_line_is_not_taken_for_a_path() -> None:
+    with pytest.raises(EditError, match="line 1: 'Here is the change:' does not look like a file"):
+        parse_edits("Here is the change:\n<<<<<<< SEARCH\n=======\nx\n>>>>>>> REPLACE\n")
+
+
 def test_parse_empty_replace_deletes_lines() -> None:
     edits = parse_edits("a.txt\n<<<<<<< SEARCH\ngone\n=======\n>>>>>>> REPLACE\n")
     assert edits == [Edit("a.txt", "replace", "gone\n", "")]
@@ -167,7 +182,10 @@ def test_ambiguous_match_is_refused_with_count(repo: Path) -> None:
 
 
 def test_missing_match_shows_search_and_most_similar_region(repo: Path) -> None:
-    text = "src/app.py\n<<<<<<< SEARCH\ndef add(a, c):\n    return a - c\n=======\nx\n>>>>>>> REPLACE\n"
+    text = (
+        "src/app.py\n<<<<<<< SEARCH\ndef add(a, c):\n    return a - c\n"
+        "=======\nx\n>>>>>>> REPLACE\n"
+    )
     with pytest.raises(EditError) as info:
         _apply(repo, text)
     message = str(info.value)
@@ -381,16 +399,14 @@ def test_symlink_swapped_in_after_check_fails_the_write_and_rolls_back(
 
     root, outside = arena
     (root / "later").mkdir()
-    original_check = module.check_path
+    original = module._check_nesting
 
-    def check_then_swap(r: Path, rel: str, **kw: object) -> Path:
-        result = original_check(r, rel, **kw)  # type: ignore[arg-type]
-        if rel.startswith("later/"):
-            (root / "later").rmdir()
-            (root / "later").symlink_to(outside, target_is_directory=True)
-        return result
+    def check_then_swap(files: dict) -> None:  # runs after every check, before any write
+        original(files)
+        (root / "later").rmdir()
+        (root / "later").symlink_to(outside, target_is_directory=True)
 
-    monkeypatch.setattr(module, "check_path", check_then_swap)
+    monkeypatch.setattr(module, "_check_nesting", check_then_swap)
     before = _snapshot(outside)
     edits = [
         Edit("inside.txt", "replace", "inside\n", "changed\n"),

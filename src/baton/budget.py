@@ -155,7 +155,7 @@ def _check(limits: Limits, spent: Spend, wanted: _Reservation, *, scope: str) ->
         _exhausted(scope, "max_cost_usd", limits.max_cost_usd, spent.cost_usd, None,
                    f"${spent.cost_usd:.4f} spent; the price of {wanted.model} is unknown, so "
                    f"{call} cannot be bounded",
-                   how=f"to continue, set its price in baton.toml or your user config "
+                   how=f"To continue, set its price in baton.toml or your user config "
                    f"([prices.\"{wanted.model}\"] input_per_mtok = ... output_per_mtok = ..., "
                    "0 for local models), then `baton resume <run>`")
     if spent.cost_usd + wanted.cost_usd > limits.max_cost_usd + _EPSILON:
@@ -177,10 +177,10 @@ def _exhausted(scope: str, limit: str, value: float, spent: float, reserved: flo
 
 def _how_to_continue(scope: str, limit: str, value: float, wanted: float) -> str:
     if scope == "run-wide":
-        return (f"to continue, raise the limit: `baton resume <run> {_FLAGS[limit]} "
+        return (f"To continue, raise the limit: `baton resume <run> {_FLAGS[limit]} "
                 f"{_suggest(limit, value, wanted)}`")
     role = scope.removesuffix(" role")
-    return (f"to continue, raise {limit} under [role_limits.{role}] in your config, then "
+    return (f"To continue, raise {limit} under [role_limits.{role}] in your config, then "
             "`baton resume <run>`")
 
 

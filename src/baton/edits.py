@@ -165,14 +165,34 @@ def _path_before(lines: list[str], start: int) -> str:
         line = lines[j]
         if not line.strip() or _FENCE.match(line):
             continue
-        path = line.strip().strip("`'\"#* \t").rstrip(":").strip("`'\"* \t")
+        path = _clean_path(line)
         if path:
             return path
-        break
+        raise EditError(
+            f"line {j + 1}: {line.strip()!r} does not look like a file path; put the path "
+            "alone on the line before the block (paths with spaces are not supported).\n\n"
+            + FORMAT_HELP
+        )
     raise EditError(
         f"line {start + 1}: an edit block without a file path on the line before it.\n\n"
         + FORMAT_HELP
     )
+
+
+_PATH_JUNK = "`'\"*#: \t"
+
+
+def _clean_path(line: str) -> str:
+    """The path on a line like ``### `src/app.py`:`` or ``File: src/app.py``; "" if none.
+
+    A line with spaces is prose unless its last word looks like a path ("Update
+    src/app.py:"); that keeps "Here is the change:" from becoming a file name.
+    """
+    path = line.strip().strip(_PATH_JUNK)
+    if any(c.isspace() for c in path):
+        last = path.split()[-1].strip(_PATH_JUNK)
+        path = last if ("/" in last or "." in last.lstrip(".")[:-1]) else ""
+    return path
 
 
 # --- path safety -------------------------------------------------------------------------

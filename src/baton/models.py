@@ -70,9 +70,11 @@ class Plan(BaseModel):
         """The packets to implement in order; a plan without a split is one packet."""
         if self.packets:
             return list(self.packets)
+        title = (self.commit_message or self.summary).strip().splitlines()[0]
+        title = title.split(". ")[0][:80]
         return [
             PlanPacket(
-                title=self.summary.splitlines()[0][:80],
+                title=title,
                 goal=self.summary,
                 files=[f.path for f in self.affected_files],
                 acceptance_criteria=self.acceptance_criteria,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -35,23 +35,43 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class PriceTier:
+    """Rates that apply to every token of a call whose input exceeds ``above_input_tokens``."""
+
+    above_input_tokens: int
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None
+
+
+@dataclass(frozen=True)
 class UnitPrice:
-    """A model's price in US dollars per million tokens, and where it came from."""
+    """A model's price in US dollars per million tokens, and where it came from.
+
+    The three rates are the highest the model charges. A tiered price (the whole call
+    billed at a higher rate past an input size) also lists its ``tiers``, lowest first,
+    and :meth:`cost` applies the one that fits.
+    """
 
     input_per_mtok: float
     output_per_mtok: float
     cached_input_per_mtok: float | None
     source: CostSource
+    tiers: tuple[PriceTier, ...] = field(default=(), compare=False)
 
     def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         """Dollars for this many tokens; ``cached_tokens`` is part of ``input_tokens``."""
+        rates: UnitPrice | PriceTier = self
+        for tier in self.tiers:
+            if input_tokens > tier.above_input_tokens or tier is self.tiers[0]:
+                rates = tier
         cached = min(max(cached_tokens, 0), max(input_tokens, 0))
-        cached_rate = self.input_per_mtok if self.cached_input_per_mtok is None \
-            else self.cached_input_per_mtok
+        cached_rate = rates.input_per_mtok if rates.cached_input_per_mtok is None \
+            else rates.cached_input_per_mtok
         return (
-            (input_tokens - cached) * self.input_per_mtok
+            (input_tokens - cached) * rates.input_per_mtok
             + cached * cached_rate
-            + output_tokens * self.output_per_mtok
+            + output_tokens * rates.output_per_mtok
         ) / _MTOK
 
 
@@ -143,7 +163,7 @@ def _genai_ref(model: str) -> tuple[str, str | None] | None:
 
 @lru_cache(maxsize=4096)
 def _genai_unit_price(model: str) -> UnitPrice | None:
-    """The genai-prices price of ``model``; tiered prices give their highest tier."""
+    """The genai-prices price of ``model``, with its tiers if it has any."""
     found = _genai_ref(model)
     if found is None:
         return None
@@ -152,20 +172,29 @@ def _genai_unit_price(model: str) -> UnitPrice | None:
     ref, provider = found
     price = calc_price(Usage(input_tokens=0, output_tokens=0), ref, provider_id=provider)
     rates = price.model_price
-    input_rate, output_rate = _highest(rates.input_mtok), _highest(rates.output_mtok)
-    if input_rate is None or output_rate is None:
+    raw = (rates.input_mtok, rates.output_mtok, rates.cache_read_mtok)
+    if raw[0] is None or raw[1] is None:
         return None  # not priced per token (images, audio, ...): refuse to guess
-    return UnitPrice(input_rate, output_rate, _highest(rates.cache_read_mtok), "genai-prices")
+    thresholds = sorted({0, *(t.start for r in raw for t in getattr(r, "tiers", None) or ())})
+    tiers = tuple(PriceTier(start, *(_rate_above(r, start) for r in raw)) for start in thresholds)
+    worst = tiers[-1]
+    return UnitPrice(max(t.input_per_mtok for t in tiers), max(t.output_per_mtok for t in tiers),
+                     worst.cached_input_per_mtok, "genai-prices",
+                     tiers if len(tiers) > 1 else ())
 
 
-def _highest(rate: Any) -> float | None:
-    """A plain rate, or the highest rate of a tiered price (the worst case)."""
+def _rate_above(rate: Any, start: int) -> Any:
+    """The rate, per million tokens, of a call with more than ``start`` input tokens."""
     if rate is None:
         return None
     tiers = getattr(rate, "tiers", None)
     if tiers is None:
         return float(rate)
-    return float(max([rate.base, *(tier.price for tier in tiers)]))
+    applicable = rate.base
+    for tier in tiers:  # sorted by start; a tier applies above its start
+        if start >= tier.start:
+            applicable = tier.price
+    return float(applicable)
 
 
 def _genai_cost(model: str, input_tokens: int, output_tokens: int, cached: int) -> float | None:
