@@ -85,7 +85,8 @@ class Baton:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BATON_"))}
         env.update(BATON_CONFIG=str(self.tmp / "user-config.toml"),
-                   BATON_TEST_API_KEY=CANARY_KEY, CI="true", **extra)
+                   BATON_TEST_API_KEY=CANARY_KEY, CI="true")
+        env.update(extra)
         return env
 
     def __call__(self, *args: str, cwd: Path | None = None, timeout: float = 120,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from baton import commands
 from baton.commands import (
     SandboxUnavailable,
     run_command,
@@ -171,6 +172,7 @@ def test_output_is_masked_but_hash_is_of_raw_output(tmp_path: Path) -> None:
                      secrets=masker)  # fmt: skip
     raw = b"super-secret-value\nsk-abcdefgh12345678\n"
     assert ev.output_tail == "***\n***\n"
+    assert ev.command == "echo ***; echo ***"
     assert log.read_text() == "***\n***\n"
     assert ev.output_sha256 == hashlib.sha256(raw).hexdigest()
     assert ev.output_bytes == len(raw)
@@ -195,6 +197,34 @@ def test_default_masker_uses_patterns(tmp_path: Path) -> None:
 def test_missing_cwd_is_recorded_as_not_run(tmp_path: Path) -> None:
     ev = run_command("true", tmp_path / "missing", timeout_s=10, source="config", sandbox="none")
     assert ev.ran is False and ev.reason_not_run and "could not start" in ev.reason_not_run
+
+
+def test_killed_by_signal_has_negative_exit_code(tmp_path: Path) -> None:
+    ev = run_command("kill -9 $$", tmp_path, timeout_s=10, source="config", sandbox="none")
+    assert (ev.exit_code, ev.timed_out) == (-9, False)
+
+
+def test_without_pidfd_timeouts_and_cleanup_still_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(os, "pidfd_open", raising=False)  # older kernels, macOS
+    marker = f"baton-test-{uuid.uuid4().hex}"
+    ev = run_command(f"(exec -a {marker} sleep 1000) & exec sleep 1000", tmp_path,
+                     timeout_s=1, source="config", sandbox="none")  # fmt: skip
+    assert ev.timed_out and ev.exit_code is None
+    ok = run_command("echo fine", tmp_path, timeout_s=10, source="config", sandbox="none")
+    assert (ok.exit_code, ok.output_tail) == (0, "fine\n")
+    assert _wait_gone(marker) == []
+
+
+def test_output_flood_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commands, "MAX_CAPTURE_BYTES", 1_000_000)
+    ev = run_command("yes flood", tmp_path, timeout_s=30, source="config", sandbox="none",
+                     max_output_bytes=100)  # fmt: skip
+    assert not ev.timed_out and ev.exit_code is not None and ev.exit_code < 0
+    assert ev.duration_s is not None and ev.duration_s < 5
+    assert ev.output_tail.endswith("the command was killed]\n")
+    assert ev.output_bytes > 1_000_000
 
 
 def test_bad_arguments_are_user_errors(tmp_path: Path) -> None:

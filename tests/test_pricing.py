@@ -112,14 +112,22 @@ def test_openrouter_style_id_priced_from_openrouter_catalogue():
     assert cost.usd == pytest.approx(direct("qwen/qwen3-coder", "openrouter", 10_000, 1_000))
 
 
-def test_tiered_price_reserves_the_highest_tier_but_charges_the_real_one():
-    price = unit_price("gemini-2.5-pro", {})
-    assert price is not None
-    small = direct("gemini-2.5-pro", None, 1_000_000, 0)  # over the 200k tier: higher rate
-    assert price.input_per_mtok == pytest.approx(small)
-    cost = call_cost("gemini-2.5-pro", input_tokens=1_000, output_tokens=0)
-    assert cost.usd == pytest.approx(direct("gemini-2.5-pro", None, 1_000, 0))
-    assert cost.usd < price.cost(1_000, 0)
+@pytest.mark.parametrize("model", ["gemini-2.5-pro", "anthropic/claude-sonnet-4.5"])
+def test_tiered_price_applies_the_tier_that_fits(model):
+    """Past 200k input tokens the whole call is billed at a higher rate."""
+    ref, provider = ("gemini-2.5-pro", None) if "/" not in model else ("claude-sonnet-4.5",
+                                                                        "anthropic")
+    price = unit_price(model, {})
+    assert price is not None and price.tiers
+    highest = direct(ref, provider, 1_000_000, 0)  # a million input tokens: the top tier
+    assert price.input_per_mtok == pytest.approx(highest)
+    for tokens in (1_000, 200_000, 200_001, 500_000):
+        assert price.cost(tokens, 2_000, 100) == pytest.approx(
+            direct(ref, provider, tokens, 2_000, 100))
+        assert call_cost(model, input_tokens=tokens, output_tokens=2_000,
+                         cached_tokens=100).usd == pytest.approx(
+            direct(ref, provider, tokens, 2_000, 100))
+    assert price.cost(1_000, 0) * 300 < price.cost(300_000, 0)  # the rate itself rose
 
 
 def test_unknown_model_is_unknown_never_guessed():
@@ -162,3 +170,20 @@ def test_token_estimate_over_counts_and_is_fast():
     assert estimate_tokens([{"role": "user", "content": "héllo wörld ✓"}]) > 5
     parts = [{"role": "user", "content": [{"type": "text", "text": "x" * 300}]}]
     assert estimate_tokens(parts) >= 100
+
+
+def test_invalid_reported_figure_falls_back_to_a_price():
+    prices = {"m": Price(input_per_mtok=1, output_per_mtok=1)}
+    cost = call_cost("m", input_tokens=1_000_000, output_tokens=0, reported_usd=-3.0,
+                     prices=prices)
+    assert cost == Cost(1.0, "config")
+
+
+def test_genai_prices_is_imported_only_when_pricing():
+    import subprocess
+    import sys
+
+    code = ("import sys, baton.budget, baton.pricing, baton.approvals, baton.tokens; "
+            "print('genai_prices' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -7,8 +7,17 @@ import subprocess
 from pathlib import Path
 
 from conftest import (
-    CANARY_KEY, IMPLEMENTER, PLANNER, REVIEWER, demo_script, events, fence, response,
-    run_json, set_responses, snapshot,
+    CANARY_KEY,
+    IMPLEMENTER,
+    PLANNER,
+    REVIEWER,
+    demo_script,
+    events,
+    fence,
+    response,
+    run_json,
+    set_responses,
+    snapshot,
 )
 
 TASK = "Add a median() function to stats.py, with tests."

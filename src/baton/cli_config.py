@@ -12,14 +12,16 @@ from .cli_common import handle_errors, print_json
 
 @click.command("policies")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A config file with the highest precedence.")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def policies_cmd(repo, as_json):
+def policies_cmd(repo, config_file, as_json):
     """List the routing policies and, for each role, the model it routes to."""
     from .config import ROLES, load_config
     from .runstore import find_repo_root
 
-    config = load_config(find_repo_root(repo))
+    config = load_config(find_repo_root(repo), config_file=config_file)
     names = sorted({"default", *config.policies})
     data = {name: {role: r.model_dump() for role, r in config.policy_routes(name).items()}
             for name in names}

@@ -7,7 +7,9 @@ children never outlive it. With bubblewrap it also runs without network, on a re
 view of the system with only the worktree and a private /tmp writable, in its own PID
 namespace (so even a process that escaped with ``setsid`` dies with it).
 
-A command that times out is recorded with ``timed_out=True`` and ``exit_code=None``.
+A command that times out is recorded with ``timed_out=True`` and ``exit_code=None``; one
+killed by a signal has a negative exit code (``-9`` for SIGKILL), as in subprocess. One
+that writes more than MAX_CAPTURE_BYTES is killed too, with a note at the end of its tail.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Literal
 
@@ -33,6 +35,9 @@ from baton.secrets import SecretMasker, looks_secret_name, looks_secret_value
 __all__ = ["SandboxUnavailable", "run_command", "sandbox_available", "scrubbed_env"]
 
 KILL_GRACE_S = 1.0
+# A command writing more than this is killed: a runaway loop must not fill the disk.
+MAX_CAPTURE_BYTES = 256 * 1024 * 1024
+WATCH_INTERVAL_S = 0.25
 # Extra bytes before the kept tail that are masked too, so a secret cut by the tail's
 # first byte is still recognised and masked whole.
 MASK_MARGIN_BYTES = 4096
@@ -150,25 +155,28 @@ def run_command(
             )
         except OSError as exc:
             return CommandEvidence(
-                command=command,
+                command=masker.mask(command),
                 source=source,
                 ran=False,
                 reason_not_run=f"could not start: {exc.strerror or exc}",
                 sandbox=used,
             )
         try:
-            timed_out = not _wait_exited(proc, timeout_s)
+            outcome = _wait_exited(proc, timeout_s, output)
             duration = time.monotonic() - started
         finally:
             _kill_session(proc.pid)  # also on KeyboardInterrupt: leave nothing running
             returncode = proc.wait()
         size, digest, tail = _read_output(output, max_output_bytes)
     kept = _mask_tail(masker, tail, max_output_bytes, cut=size > len(tail))
+    if outcome == "flood":
+        kept += f"\n[baton: output passed {MAX_CAPTURE_BYTES} bytes; the command was killed]\n"
+    timed_out = outcome == "timeout"
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(kept, encoding="utf-8")
     return CommandEvidence(
-        command=command,
+        command=masker.mask(command),  # a reviewer's command may carry a token
         source=source,
         ran=True,
         exit_code=None if timed_out else returncode,
@@ -184,30 +192,49 @@ def run_command(
 # --- waiting and killing -------------------------------------------------------------------
 
 
-def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
-    """Wait until the process has exited, without reaping it; False on timeout.
+Outcome = Literal["exited", "timeout", "flood"]
+
+
+def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float, output: IO[bytes]) -> Outcome:
+    """Wait until the process exits (without reaping it), times out, or floods its output.
 
     Leaving it a zombie keeps its pid, which is also its process group and session id,
     from being reused while we kill what it left behind.
     """
-    pidfd_open = getattr(os, "pidfd_open", None)
-    if pidfd_open is not None:
-        try:
-            fd = pidfd_open(proc.pid)
-        except OSError:
-            fd = None
-        if fd is not None:
-            try:
-                poller = select.poll()
-                poller.register(fd, select.POLLIN)
-                return bool(poller.poll(max(1, int(timeout_s * 1000))))
-            finally:
-                os.close(fd)
+    deadline = time.monotonic() + timeout_s
+    with _exit_waiter(proc) as exited_within:
+        while (remaining := deadline - time.monotonic()) > 0:
+            if exited_within(min(remaining, WATCH_INTERVAL_S)):
+                return "exited"
+            if os.fstat(output.fileno()).st_size > MAX_CAPTURE_BYTES:
+                return "flood"
+    return "timeout"
+
+
+@contextlib.contextmanager
+def _exit_waiter(proc: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bool]]:
+    """A function that waits up to some seconds for ``proc`` to exit; True if it did."""
     try:
-        proc.wait(timeout=timeout_s)  # no pidfd: reap, and accept the tiny pid-reuse risk
-    except subprocess.TimeoutExpired:
-        return False
-    return True
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is None:
+
+        def reap_within(seconds: float) -> bool:  # no pidfd: reap, accept the pid-reuse risk
+            try:
+                proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+
+        yield reap_within
+        return
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    try:
+        yield lambda seconds: bool(poller.poll(max(1, int(seconds * 1000))))
+    finally:
+        os.close(fd)
 
 
 def _kill_session(sid: int) -> None:

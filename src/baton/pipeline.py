@@ -182,7 +182,7 @@ def _drive(ctx: RunContext, task: str) -> RunResult:
         return finish(ctx, decision, reasons, evidence, plan)
     except BudgetExhausted as exc:
         ctx.emit("budget.exhausted", limit=getattr(exc, "limit", None), message=str(exc))
-        return _pause(ctx, "budget_exhausted", f"{exc} (run {ctx.run_id})", 4)
+        return _pause(ctx, "budget_exhausted", str(exc).replace("<run>", ctx.run_id), 4)
     except AwaitingApproval as exc:
         return _pause(ctx, "awaiting_approval", str(exc), 3)
     except BatonError as exc:

@@ -78,10 +78,12 @@ class UnitPrice:
 def unit_price(model: str, prices: Mapping[str, Price]) -> UnitPrice | None:
     """The configured price of ``model``, else its genai-prices price, else ``None``."""
     price = prices.get(model)
-    if price is not None:
-        return UnitPrice(price.input_per_mtok, price.output_per_mtok,
-                         price.cached_input_per_mtok, "config")
-    return _genai_unit_price(model)
+    return _configured(price) if price is not None else _genai_unit_price(model)
+
+
+def _configured(price: Price) -> UnitPrice:
+    return UnitPrice(price.input_per_mtok, price.output_per_mtok,
+                     price.cached_input_per_mtok, "config")
 
 
 def call_cost(
@@ -94,16 +96,15 @@ def call_cost(
     prices: Mapping[str, Price] | None = None,
 ) -> Cost:
     """The cost of one call: the gateway's figure, else a known price, else unknown."""
-    if reported_usd is not None:
-        return Cost(float(reported_usd), "gateway")
+    reported = _dollars(reported_usd)
+    if reported is not None:
+        return Cost(reported, "gateway")
     if input_tokens is None or output_tokens is None:
         return Cost(None, "unknown")
     cached = cached_tokens or 0
     price = (prices or {}).get(model)
     if price is not None:
-        configured = UnitPrice(price.input_per_mtok, price.output_per_mtok,
-                               price.cached_input_per_mtok, "config")
-        return Cost(configured.cost(input_tokens, output_tokens, cached), "config")
+        return Cost(_configured(price).cost(input_tokens, output_tokens, cached), "config")
     usd = _genai_cost(model, input_tokens, output_tokens, cached)
     return Cost(usd, "genai-prices") if usd is not None else Cost(None, "unknown")
 
