@@ -85,6 +85,14 @@ def test_prose_line_is_not_taken_for_a_path() -> None:
         parse_edits("Here is the change:\n<<<<<<< SEARCH\n=======\nx\n>>>>>>> REPLACE\n")
 
 
+def test_block_right_after_a_block_is_for_the_same_file() -> None:
+    text = (
+        "a.py\n<<<<<<< SEARCH\none\n=======\n1\n>>>>>>> REPLACE\n\n"
+        "<<<<<<< SEARCH\ntwo\n=======\n2\n>>>>>>> REPLACE\n"
+    )
+    assert [e.path for e in parse_edits(text)] == ["a.py", "a.py"]
+
+
 def test_parse_empty_replace_deletes_lines() -> None:
     edits = parse_edits("a.txt\n<<<<<<< SEARCH\ngone\n=======\n>>>>>>> REPLACE\n")
     assert edits == [Edit("a.txt", "replace", "gone\n", "")]

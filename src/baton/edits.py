@@ -105,11 +105,12 @@ def parse_edits(text: str) -> list[Edit]:
     i = 0
     while i < len(lines):
         line = lines[i]
+        previous = edits[-1].path if edits else None
         if _SEARCH.match(line):
-            i, edit = _parse_search_block(lines, i)
+            i, edit = _parse_search_block(lines, i, previous)
             edits.append(edit)
         elif _FILE_START.match(line):
-            i, edit = _parse_file_block(lines, i)
+            i, edit = _parse_file_block(lines, i, previous)
             edits.append(edit)
         elif _REPLACE.match(line) or _FILE_END.match(line):
             raise EditError(
@@ -123,16 +124,16 @@ def parse_edits(text: str) -> list[Edit]:
     return edits
 
 
-def _parse_search_block(lines: list[str], start: int) -> tuple[int, Edit]:
-    path = _path_before(lines, start)
+def _parse_search_block(lines: list[str], start: int, previous: str | None) -> tuple[int, Edit]:
+    path = _path_before(lines, start, previous)
     search, i = _collect(lines, start + 1, _DIVIDER, "=======", start)
     replace, i = _collect(lines, i, _REPLACE, ">>>>>>> REPLACE", start)
     kind: Literal["replace", "create"] = "replace" if search else "create"
     return i, Edit(path=path, kind=kind, search=search, replace=replace)
 
 
-def _parse_file_block(lines: list[str], start: int) -> tuple[int, Edit]:
-    path = _path_before(lines, start)
+def _parse_file_block(lines: list[str], start: int, previous: str | None) -> tuple[int, Edit]:
+    path = _path_before(lines, start, previous)
     content, i = _collect(lines, start + 1, _FILE_END, ">>>>>>> FILE", start)
     return i, Edit(path=path, kind="whole", search="", replace=content)
 
@@ -159,12 +160,17 @@ def _collect(
     )
 
 
-def _path_before(lines: list[str], start: int) -> str:
-    """The file path: the last non-empty line before ``start`` that is not a fence."""
+def _path_before(lines: list[str], start: int, previous: str | None) -> str:
+    """The file path: the last non-empty line before ``start`` that is not a fence.
+
+    A block right after another block, with no path between them, is for the same file.
+    """
     for j in range(start - 1, -1, -1):
         line = lines[j]
         if not line.strip() or _FENCE.match(line):
             continue
+        if previous and (_REPLACE.match(line) or _FILE_END.match(line)):
+            return previous
         path = _clean_path(line)
         if path:
             return path

@@ -6,9 +6,11 @@ the SDK's own retries turned off: retrying is done once, in ``retry.py``.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -150,19 +152,20 @@ class OpenAIProvider:
         }
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
-        api = self._client.chat.completions.with_raw_response
+        completions = self._client.chat.completions
         if not request.stream:
-            raw = api.create(**kwargs)
-            return self._from_response(raw.parse(), dict(raw.headers), start)
-        raw = api.create(stream=True, stream_options={"include_usage": True}, **kwargs)
+            # Streamed at the HTTP level so the deadline can close a trickling body.
+            with completions.with_streaming_response.create(**kwargs) as raw:
+                with _deadline(raw.close, timeout_s, start):
+                    parsed = raw.parse()
+                    return self._from_response(parsed, dict(raw.headers), start, timeout_s)
+        raw = completions.with_raw_response.create(
+            stream=True, stream_options={"include_usage": True}, **kwargs)
         stream = raw.parse()
-        watchdog = threading.Timer(max(0.0, timeout_s - (time.monotonic() - start)), stream.close)
-        watchdog.daemon = True
-        watchdog.start()
         try:
-            return self._collect(stream, dict(raw.headers), start, timeout_s)
+            with _deadline(stream.close, timeout_s, start):
+                return self._collect(stream, dict(raw.headers), start, timeout_s)
         finally:
-            watchdog.cancel()
             stream.close()
 
     def _collect(self, stream: Any, headers: dict[str, str], start: float, limit: float):
@@ -171,7 +174,7 @@ class OpenAIProvider:
         usage = None
         for chunk in stream:
             if time.monotonic() - start > limit:
-                raise AttemptFailed(f"no complete answer within {limit:.0f}s", retryable=True)
+                raise _too_slow(limit, time.monotonic() - start)
             response_id = response_id or chunk.id
             model = model or chunk.model
             if chunk.usage is not None:
@@ -183,8 +186,7 @@ class OpenAIProvider:
                     finish = choice.finish_reason
         latency = time.monotonic() - start
         if latency > limit:
-            raise AttemptFailed(f"no complete answer within {limit:.0f}s", retryable=True,
-                                latency_s=latency)
+            raise _too_slow(limit, latency)
         if finish is None:
             raise AttemptFailed(
                 "stream ended before the answer was complete (no finish reason)",
@@ -192,8 +194,11 @@ class OpenAIProvider:
             )
         return _completion("".join(parts), model, response_id, finish, usage, headers, latency)
 
-    def _from_response(self, resp: Any, headers: dict[str, str], start: float) -> Completion:
+    def _from_response(self, resp: Any, headers: dict[str, str], start: float,
+                       limit: float) -> Completion:
         latency = time.monotonic() - start
+        if latency > limit:
+            raise _too_slow(limit, latency)
         if not getattr(resp, "choices", None):
             raise AttemptFailed("response has no choices", retryable=True, latency_s=latency)
         choice = resp.choices[0]
@@ -217,6 +222,38 @@ class OpenAIProvider:
                                  latency_s=latency)
         return AttemptFailed(f"broken response: {type(exc).__name__}: {exc}", retryable=True,
                              latency_s=latency)
+
+
+def _too_slow(limit: float, latency: float) -> AttemptFailed:
+    return AttemptFailed(
+        f"no complete answer within {limit:g}s (retry.attempt_timeout_s); the response "
+        "was still arriving", retryable=True, latency_s=latency,
+    )
+
+
+@contextlib.contextmanager
+def _deadline(close: Callable[[], None], limit: float, start: float) -> Iterator[None]:
+    """Close the response when the attempt's time is up, and report that, not a read error.
+
+    httpx timeouts are per read, so a body that trickles in never trips them.
+    """
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        close()
+
+    timer = threading.Timer(max(0.0, limit - (time.monotonic() - start)), expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except Exception as exc:
+        if fired.is_set():
+            raise _too_slow(limit, time.monotonic() - start) from exc
+        raise
+    finally:
+        timer.cancel()
 
 
 def _error_text(exc: Any) -> str:

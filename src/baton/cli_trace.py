@@ -1,0 +1,232 @@
+"""CLI commands that read and extend traces: ``trace summary``, ``record``, ``runs``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_common import handle_errors, print_json
+from .errors import RunNotFound, UserError
+
+ROLE_CHOICES = ("planner", "implementer", "reviewer", "verifier")
+RESULT_CHOICES = (
+    "approve", "request_changes", "block", "go", "no-go", "ok", "error", "pass", "fail")
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def _warn(messages: list[str]) -> None:
+    for message in messages:
+        click.echo(f"baton: warning: {message}", err=True)
+
+
+def _repo_root(repo: Path | None) -> Path:
+    from .runstore import find_repo_root
+
+    return find_repo_root(repo or Path.cwd())
+
+
+def _money(value: float | None, unknown: int = 0) -> str:
+    text = "-" if value is None else f"${value:.4f}"
+    return text + (f" (+{unknown} unknown)" if unknown else "")
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 120:
+        return f"{value:.1f}s"
+    return f"{value / 60:.1f}m" if value < 7200 else f"{value / 3600:.1f}h"
+
+
+# -- baton trace summary ----------------------------------------------------------------
+
+
+@click.group("trace")
+def trace_group() -> None:
+    """Read traces: summary by model, role or run."""
+
+
+def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
+    """Files and folders as given; anything else is a run id (or prefix) of the repo."""
+    from .runstore import find_run, list_runs
+
+    if not targets:
+        runs = list_runs(_repo_root(repo))
+        return [run / "trace.jsonl" for run in runs if (run / "trace.jsonl").is_file()]
+    paths = []
+    for target in targets:
+        path = Path(target)
+        if path.exists():
+            paths.append(path)
+            continue
+        try:
+            paths.append(find_run(_repo_root(repo), target))
+        except RunNotFound as exc:
+            raise UserError(f"{target!r} is not a file, a folder or a run id: {exc}") from exc
+    return paths
+
+
+@trace_group.command("summary")
+@click.argument("targets", nargs=-1, metavar="[RUN-ID | FILE | DIR]...")
+@click.option("--by", type=click.Choice(["model", "role", "run"]), default="model",
+              show_default=True, help="Group the model calls by this.")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="The repository whose runs to read (default: the current one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: bool) -> None:
+    """Calls, latency, tokens and cost by model, role or run.
+
+    With no argument, every run of the current repository. An argument may be a trace
+    file, a run folder, a folder of runs or traces (searched recursively), or a run id
+    (a unique prefix is enough).
+    """
+    from .tracestats import summarize
+
+    summary = summarize(_resolve(targets, repo), by=by)  # type: ignore[arg-type]
+    _warn(summary.warnings)
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    _print_summary(summary.to_dict())
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{data['events']:,} events, {data['runs']} runs, "
+                  f"{data['files']} trace files, by {data['by']}")
+    for name in (data["by"], "calls", "ok/err", "mean", "p50", "p95", "in tok", "out tok",
+                 "cached", "cost", "outcomes"):
+        table.add_column(name, justify="left" if name in (data["by"], "outcomes") else "right")
+    for row in [*data["groups"], data["totals"]]:
+        lat = row["latency_s"]
+        table.add_row(
+            row["key"], str(row["calls"]), f"{row['ok']}/{row['errors']}",
+            _seconds(lat["mean"]), _seconds(lat["p50"]), _seconds(lat["p95"]),
+            f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", f"{row['cached_tokens']:,}",
+            _money(row["cost_usd"], row["unknown_cost_calls"]),
+            ", ".join(f"{k} {v}" for k, v in row["outcomes"].items()),
+            end_section=row is data["groups"][-1] if data["groups"] else False,
+            style="bold" if row is data["totals"] else None,
+        )
+    console = Console()
+    console.print(table)
+    if data["decisions"]:
+        console.print("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
+    console.print("latency: nearest-rank percentiles over every call, failed attempts included")
+
+
+# -- baton record -----------------------------------------------------------------------
+
+
+@click.command("record")
+@click.option("--trace", "trace_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=True),
+              help="The trace to append to (a run folder means its trace.jsonl).")
+@click.option("--role", required=True, type=click.Choice(ROLE_CHOICES))
+@click.option("--model", required=True, help="The model that did the step.")
+@click.option("--latency-s", required=True, type=click.FloatRange(min=0), callback=_finite,
+              help="How long the step took, in seconds.")
+@click.option("--input-tokens", required=True, type=click.IntRange(min=0))
+@click.option("--output-tokens", required=True, type=click.IntRange(min=0))
+@click.option("--result", required=True, type=click.Choice(RESULT_CHOICES),
+              help="What the step concluded.")
+@click.option("--evidence", multiple=True,
+              help="A line of evidence (a command and its exit code, a link); repeatable.")
+@click.option("--cost-usd", type=click.FloatRange(min=0), callback=_finite,
+              help="What the step cost; otherwise priced from the model when baton knows it.")
+@click.option("--cached-tokens", type=click.IntRange(min=0),
+              help="Input tokens read from the provider's cache.")
+@click.option("--endpoint", help="The name of the endpoint used.")
+@click.option("--run-id", help="Default: the trace's run id, else the trace's folder name.")
+@click.option("--packet", type=click.IntRange(min=1), help="The packet this step belongs to.")
+@click.option("--round", "round_", type=click.IntRange(min=1), help="The review round.")
+@click.option("--json", "as_json", is_flag=True, help="Print the appended event as JSON.")
+@handle_errors
+def record_cmd(trace_path: Path, as_json: bool, **fields: Any) -> None:
+    """Append a step that was run by hand to a trace, as a model.call with source manual."""
+    from .tracestats import record_call, trace_run_id
+
+    fields["evidence"] = list(fields["evidence"])
+    existing = trace_run_id(trace_path) if trace_path.is_file() else None
+    if fields["run_id"] and existing and fields["run_id"] != existing:
+        _warn([f"{trace_path} belongs to run {existing}; recording under {fields['run_id']}"])
+    event = record_call(trace_path, **fields)
+    if as_json:
+        print_json(event)
+        return
+    cost = event["cost_usd"]
+    click.echo(
+        f"recorded {event['role']} step #{event['seq']} of run {event['run_id']}: "
+        f"{event['gen_ai.request.model']}, {event['latency_s']}s, "
+        f"{event['gen_ai.usage.input_tokens']} in / {event['gen_ai.usage.output_tokens']} out, "
+        + (f"${cost:.4f} ({event['cost_source']})" if cost is not None else "cost unknown")
+        + f", result {event['result']}"
+    )
+
+
+# -- baton runs -------------------------------------------------------------------------
+
+
+def runs_table(repo_root: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per run of the repository, newest first, and any warnings."""
+    from .runstore import list_runs, read_workflow
+    from .tracestats import run_overview
+
+    rows, warnings = [], []
+    for run_dir in list_runs(repo_root):
+        try:
+            wf = read_workflow(run_dir)
+        except RunNotFound as exc:
+            warnings.append(str(exc))
+            continue
+        overview = run_overview(run_dir / "trace.jsonl")
+        warnings += overview.warnings
+        rows.append({
+            "run_id": wf.get("run_id") or run_dir.name, "task": wf.get("task"),
+            "title": wf.get("title"), "state": wf.get("state"), "decision": wf.get("decision"),
+            "policy": wf.get("policy"), "branch": wf.get("branch"), "created": wf.get("created"),
+            **overview.to_dict(), "path": str(run_dir),
+        })
+    return rows, warnings
+
+
+@click.command("runs")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="The repository whose runs to list (default: the current one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def runs_cmd(repo: Path | None, as_json: bool) -> None:
+    """List the runs of this repository, newest first: state, decision, cost, time."""
+    root = _repo_root(repo)
+    rows, warnings = runs_table(root)
+    _warn(warnings)
+    if as_json:
+        print_json({"repo": str(root), "runs": rows})
+        return
+    if not rows:
+        click.echo(f"no runs in {root}; start one with `baton run \"TASK\"`")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"runs of {root}")
+    for name in ("run", "task", "state", "decision", "cost", "time", "calls"):
+        table.add_column(name, justify="right" if name in ("cost", "time", "calls") else "left")
+    for row in rows:
+        task = " ".join(str(row["task"] or row["title"] or "").split())
+        table.add_row(row["run_id"], task[:48] + ("…" if len(task) > 48 else ""),
+                      row["state"] or "-", row["decision"] or "-",
+                      _money(row["cost_usd"], row["unknown_cost_calls"]),
+                      _seconds(row["duration_s"]), str(row["calls"]))
+    Console().print(table)
