@@ -16,10 +16,29 @@ RESULT_CHOICES = (
     "approve", "request_changes", "block", "go", "no-go", "ok", "error", "pass", "fail")
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
+class _Amount(click.ParamType):
+    """A finite number of at least 0 (whole if ``whole``), with a message that says so."""
+
+    def __init__(self, whole: bool = False, minimum: int = 0) -> None:
+        self.whole, self.minimum = whole, minimum
+        self.name = "integer" if whole else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number: float = value
+        else:
+            try:
+                number = int(value) if self.whole else float(value)
+            except (TypeError, ValueError):
+                kind = "a whole number" if self.whole else "a number"
+                self.fail(f"{value!r} is not {kind}", param, ctx)
+        if not math.isfinite(number) or number < self.minimum:
+            self.fail(f"{value!r} must be a finite number of at least {self.minimum}",
+                      param, ctx)
+        return number
+
+
+COUNT, SECONDS_OR_USD, ORDINAL = _Amount(whole=True), _Amount(), _Amount(whole=True, minimum=1)
 
 
 def _warn(messages: list[str]) -> None:
@@ -99,31 +118,42 @@ def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: b
     _print_summary(summary.to_dict())
 
 
-def _print_summary(data: dict[str, Any]) -> None:
+def _console():
     from rich.console import Console
+
+    console = Console()
+    # Piped output is read by people too: do not squeeze it into 80 columns.
+    return console if console.is_terminal else Console(width=max(console.width, 160))
+
+
+def _print_summary(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{data['events']:,} events, {data['runs']} runs, "
                   f"{data['files']} trace files, by {data['by']}")
-    for name in (data["by"], "calls", "ok/err", "mean", "p50", "p95", "in tok", "out tok",
-                 "cached", "cost", "outcomes"):
-        table.add_column(name, justify="left" if name in (data["by"], "outcomes") else "right")
-    for row in [*data["groups"], data["totals"]]:
+    table.add_column(data["by"], no_wrap=True)
+    for name in ("calls", "errors", "p50", "p95", "tokens in", "tokens out", "cost"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("outcomes")
+    rows = [*data["groups"], data["totals"]]
+    for row in rows:
         lat = row["latency_s"]
+        cached = f" ({row['cached_tokens']:,} cached)" if row["cached_tokens"] else ""
         table.add_row(
-            row["key"], str(row["calls"]), f"{row['ok']}/{row['errors']}",
-            _seconds(lat["mean"]), _seconds(lat["p50"]), _seconds(lat["p95"]),
-            f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", f"{row['cached_tokens']:,}",
+            row["key"], str(row["calls"]), str(row["errors"]),
+            _seconds(lat["p50"]), _seconds(lat["p95"]),
+            f"{row['input_tokens']:,}{cached}", f"{row['output_tokens']:,}",
             _money(row["cost_usd"], row["unknown_cost_calls"]),
             ", ".join(f"{k} {v}" for k, v in row["outcomes"].items()),
-            end_section=row is data["groups"][-1] if data["groups"] else False,
+            end_section=len(rows) > 1 and row is rows[-2],
             style="bold" if row is data["totals"] else None,
         )
-    console = Console()
+    console = _console()
     console.print(table)
     if data["decisions"]:
         console.print("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
-    console.print("latency: nearest-rank percentiles over every call, failed attempts included")
+    console.print("p50/p95: nearest-rank latency percentiles over every call, failed attempts "
+                  "included; cost (+N unknown) = calls whose cost is not known")
 
 
 # -- baton record -----------------------------------------------------------------------
@@ -135,22 +165,22 @@ def _print_summary(data: dict[str, Any]) -> None:
               help="The trace to append to (a run folder means its trace.jsonl).")
 @click.option("--role", required=True, type=click.Choice(ROLE_CHOICES))
 @click.option("--model", required=True, help="The model that did the step.")
-@click.option("--latency-s", required=True, type=click.FloatRange(min=0), callback=_finite,
+@click.option("--latency-s", required=True, type=SECONDS_OR_USD,
               help="How long the step took, in seconds.")
-@click.option("--input-tokens", required=True, type=click.IntRange(min=0))
-@click.option("--output-tokens", required=True, type=click.IntRange(min=0))
+@click.option("--input-tokens", required=True, type=COUNT)
+@click.option("--output-tokens", required=True, type=COUNT)
 @click.option("--result", required=True, type=click.Choice(RESULT_CHOICES),
               help="What the step concluded.")
 @click.option("--evidence", multiple=True,
               help="A line of evidence (a command and its exit code, a link); repeatable.")
-@click.option("--cost-usd", type=click.FloatRange(min=0), callback=_finite,
+@click.option("--cost-usd", type=SECONDS_OR_USD,
               help="What the step cost; otherwise priced from the model when baton knows it.")
-@click.option("--cached-tokens", type=click.IntRange(min=0),
+@click.option("--cached-tokens", type=COUNT,
               help="Input tokens read from the provider's cache.")
 @click.option("--endpoint", help="The name of the endpoint used.")
 @click.option("--run-id", help="Default: the trace's run id, else the trace's folder name.")
-@click.option("--packet", type=click.IntRange(min=1), help="The packet this step belongs to.")
-@click.option("--round", "round_", type=click.IntRange(min=1), help="The review round.")
+@click.option("--packet", type=ORDINAL, help="The packet this step belongs to.")
+@click.option("--round", "round_", type=ORDINAL, help="The review round.")
 @click.option("--json", "as_json", is_flag=True, help="Print the appended event as JSON.")
 @handle_errors
 def record_cmd(trace_path: Path, as_json: bool, **fields: Any) -> None:
@@ -217,7 +247,6 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"no runs in {root}; start one with `baton run \"TASK\"`")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"runs of {root}")
@@ -229,4 +258,4 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
                       row["state"] or "-", row["decision"] or "-",
                       _money(row["cost_usd"], row["unknown_cost_calls"]),
                       _seconds(row["duration_s"]), str(row["calls"]))
-    Console().print(table)
+    _console().print(table)
