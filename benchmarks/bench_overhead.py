@@ -73,12 +73,14 @@ def main() -> None:
 
         sequential = [_one_run(base, i, environ) for i in range(args.runs)]
         overhead = [r["wall"] - r["critical"] for r in sequential]
+        shares = [r["wall"] - r["critical"] for r in sequential]
+        shares = [o / r["wall"] for o, r in zip(shares, sequential, strict=True)]
         print(f"sequential: {args.runs} runs, model latency {args.latency}s per call")
         print(f"  wall per run: median {statistics.median(r['wall'] for r in sequential):.3f}s;"
               f" model calls + commands (critical path): "
               f"{statistics.median(r['critical'] for r in sequential):.3f}s")
         print(f"  baton's own work per run: median {statistics.median(overhead):.3f}s "
-              f"({statistics.median(o / r['wall'] for o, r in zip(overhead, sequential)):.0%}"
+              f"({statistics.median(shares):.0%}"
               " of wall; git worktree, edits, prompts, trace)")
 
         t = time.perf_counter()
