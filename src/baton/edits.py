@@ -11,18 +11,22 @@ through directory file descriptors opened with ``O_NOFOLLOW``, so no symlink, ``
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import os
-import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from baton.editformat import FORMAT_HELP, Edit, parse_edits
 from baton.errors import EditError
+from baton.safepaths import (
+    MAX_FILE_BYTES,
+    UnsafePathError,
+    check_path,
+)
 
 __all__ = [
+    "FORMAT_HELP",
     "MAX_FILE_BYTES",
     "AppliedEdits",
     "Edit",
@@ -31,50 +35,6 @@ __all__ = [
     "check_path",
     "parse_edits",
 ]
-
-MAX_FILE_BYTES = 2 * 1024 * 1024
-MAX_PATH_CHARS = 4096
-MAX_NAME_BYTES = 255
-# Directories an edit may never touch, compared case-insensitively. "git~1" is the DOS
-# short name of ".git" on Windows file systems.
-FORBIDDEN_DIRS = frozenset({".git", ".baton", "git~1"})
-
-FORMAT_HELP = """\
-Expected format, one block per change:
-
-path/to/file.py
-<<<<<<< SEARCH
-exact existing lines
-=======
-replacement lines
->>>>>>> REPLACE
-
-An empty SEARCH section creates a new file. To replace a whole file:
-
-path/to/file.py
-<<<<<<< FILE
-entire new content
->>>>>>> FILE"""
-
-
-class UnsafePathError(EditError):
-    """An edit names a path that baton refuses to write; ``reason`` says why."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"refused to write {path!r}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-@dataclass
-class Edit:
-    """One change to one file, as parsed from the implementer's reply."""
-
-    path: str
-    kind: Literal["replace", "create", "whole"]
-    search: str
-    replace: str
-
 
 @dataclass
 class AppliedEdits:
@@ -86,203 +46,6 @@ class AppliedEdits:
     per_file: dict[str, tuple[int, int]]
     outside_plan: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-
-
-# --- parsing -----------------------------------------------------------------------------
-
-_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
-_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
-_REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
-_FILE_START = re.compile(r"^\s*<{5,9}\s*FILE\s*$")
-_FILE_END = re.compile(r"^\s*>{5,9}\s*FILE\s*$")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})[\w+.-]*\s*$")
-
-
-def parse_edits(text: str) -> list[Edit]:
-    """Every edit block in ``text``; prose and markdown fences around them are ignored."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    edits: list[Edit] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        previous = edits[-1].path if edits else None
-        if _SEARCH.match(line):
-            i, edit = _parse_search_block(lines, i, previous)
-            edits.append(edit)
-        elif _FILE_START.match(line):
-            i, edit = _parse_file_block(lines, i, previous)
-            edits.append(edit)
-        elif _REPLACE.match(line) or _FILE_END.match(line):
-            raise EditError(
-                f"line {i + 1}: {line.strip()!r} without an opening marker before it.\n\n"
-                + FORMAT_HELP
-            )
-        else:
-            i += 1
-    if not edits:
-        raise EditError("no edit blocks found in the reply.\n\n" + FORMAT_HELP)
-    return edits
-
-
-def _parse_search_block(lines: list[str], start: int, previous: str | None) -> tuple[int, Edit]:
-    path = _path_before(lines, start, previous)
-    search, i = _collect(lines, start + 1, _DIVIDER, "=======", start)
-    replace, i = _collect(lines, i, _REPLACE, ">>>>>>> REPLACE", start)
-    kind: Literal["replace", "create"] = "replace" if search else "create"
-    return i, Edit(path=path, kind=kind, search=search, replace=replace)
-
-
-def _parse_file_block(lines: list[str], start: int, previous: str | None) -> tuple[int, Edit]:
-    path = _path_before(lines, start, previous)
-    content, i = _collect(lines, start + 1, _FILE_END, ">>>>>>> FILE", start)
-    return i, Edit(path=path, kind="whole", search="", replace=content)
-
-
-def _collect(
-    lines: list[str], i: int, end: re.Pattern[str], end_text: str, start: int
-) -> tuple[str, int]:
-    """Lines from ``i`` up to the ``end`` marker, as text; and the index after the marker."""
-    body: list[str] = []
-    while i < len(lines):
-        line = lines[i]
-        if end.match(line):
-            return "".join(f"{b}\n" for b in body), i + 1
-        if _SEARCH.match(line) or _FILE_START.match(line) or _REPLACE.match(line):
-            raise EditError(
-                f"line {i + 1}: found {line.strip()!r} while looking for {end_text!r} "
-                f"to close the block opened on line {start + 1}.\n\n" + FORMAT_HELP
-            )
-        body.append(line)
-        i += 1
-    raise EditError(
-        f"line {start + 1}: the block opened here is never closed with {end_text!r}.\n\n"
-        + FORMAT_HELP
-    )
-
-
-def _path_before(lines: list[str], start: int, previous: str | None) -> str:
-    """The file path: the last non-empty line before ``start`` that is not a fence.
-
-    A block right after another block, with no path between them, is for the same file.
-    """
-    for j in range(start - 1, -1, -1):
-        line = lines[j]
-        if not line.strip() or _FENCE.match(line):
-            continue
-        if previous and (_REPLACE.match(line) or _FILE_END.match(line)):
-            return previous
-        path = _clean_path(line)
-        if path:
-            return path
-        raise EditError(
-            f"line {j + 1}: {line.strip()!r} does not look like a file path; put the path "
-            "alone on the line before the block (paths with spaces are not supported).\n\n"
-            + FORMAT_HELP
-        )
-    raise EditError(
-        f"line {start + 1}: an edit block without a file path on the line before it.\n\n"
-        + FORMAT_HELP
-    )
-
-
-_PATH_JUNK = "`'\"*#: \t"
-
-
-def _clean_path(line: str) -> str:
-    """The path on a line like ``### `src/app.py`:`` or ``File: src/app.py``; "" if none.
-
-    A line with spaces is prose unless its last word looks like a path ("Update
-    src/app.py:"); that keeps "Here is the change:" from becoming a file name.
-    """
-    path = line.strip().strip(_PATH_JUNK)
-    if any(c.isspace() for c in path):
-        last = path.split()[-1].strip(_PATH_JUNK)
-        path = last if ("/" in last or "." in last.lstrip(".")[:-1]) else ""
-    return path
-
-
-# --- path safety -------------------------------------------------------------------------
-
-
-def check_path(
-    root: Path, rel: str, *, protected: Iterable[str] = (), max_path: int = MAX_PATH_CHARS
-) -> Path:
-    """The safe absolute path for ``rel`` under ``root``, or UnsafePathError saying why."""
-    parts = _safe_parts(rel, protected, max_path)
-    root_real = Path(os.path.realpath(root))
-    current = root_real
-    for index, part in enumerate(parts):
-        current = current / part
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            break  # the rest does not exist yet and will be created as plain directories
-        except OSError as exc:
-            raise UnsafePathError(rel, f"cannot inspect {part!r}: {exc.strerror}") from None
-        is_last = index == len(parts) - 1
-        _check_existing(rel, part, st.st_mode, is_last)
-    target = root_real.joinpath(*parts)
-    resolved = os.path.realpath(target)
-    if os.path.commonpath([resolved, root_real]) != str(root_real):
-        raise UnsafePathError(rel, "it resolves to a location outside the worktree")
-    return target
-
-
-def _safe_parts(rel: str, protected: Iterable[str], max_path: int) -> list[str]:
-    """The path's components, after every check that needs no file system."""
-    if not isinstance(rel, str) or not rel.strip():
-        raise UnsafePathError(str(rel), "the path is empty")
-    if len(rel) > max_path:
-        raise UnsafePathError(rel[:80] + "...", f"the path is longer than {max_path} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in rel):
-        raise UnsafePathError(rel, "the path contains control characters (NUL, newline, ...)")
-    if "\\" in rel:
-        raise UnsafePathError(rel, "the path contains a backslash; use '/' between directories")
-    if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
-        raise UnsafePathError(
-            rel, "absolute paths are not allowed; give a path relative to the repository root"
-        )
-    if rel.startswith("~"):
-        raise UnsafePathError(rel, "home-relative paths ('~') are not allowed")
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    if not parts:
-        raise UnsafePathError(rel, "the path names the repository root, not a file")
-    for part in parts:
-        if part == "..":
-            raise UnsafePathError(rel, "'..' segments are not allowed")
-        if part.rstrip(". ").casefold() in FORBIDDEN_DIRS:
-            raise UnsafePathError(rel, f"{part!r} is baton's or git's own directory")
-        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-            raise UnsafePathError(rel, f"a path component is longer than {MAX_NAME_BYTES} bytes")
-    posix = "/".join(parts)
-    pattern = _protected_match(posix, protected)
-    if pattern:
-        raise UnsafePathError(rel, f"the path is protected by the pattern {pattern!r}")
-    return parts
-
-
-def _protected_match(posix: str, patterns: Iterable[str]) -> str | None:
-    """The first protected pattern matching the path or one of its parent directories."""
-    parts = posix.split("/")
-    candidates = [posix.casefold()] + ["/".join(parts[:n]).casefold() for n in range(1, len(parts))]
-    for pattern in patterns:
-        folded = pattern.strip().strip("/").casefold()
-        if folded and any(fnmatch.fnmatchcase(c, folded) for c in candidates):
-            return pattern
-    return None
-
-
-def _check_existing(rel: str, part: str, mode: int, is_last: bool) -> None:
-    if stat.S_ISLNK(mode):
-        raise UnsafePathError(
-            rel, f"{part!r} is a symbolic link; edits never follow or replace symlinks"
-        )
-    if not is_last and not stat.S_ISDIR(mode):
-        raise UnsafePathError(rel, f"{part!r} is not a directory")
-    if is_last and stat.S_ISDIR(mode):
-        raise UnsafePathError(rel, "the path is a directory, not a file")
-    if is_last and not stat.S_ISREG(mode):
-        raise UnsafePathError(rel, "the path is not a regular file (a fifo, socket or device)")
 
 
 # --- applying ----------------------------------------------------------------------------
