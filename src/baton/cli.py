@@ -61,8 +61,15 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="baton")
-def cli() -> None:
+@click.option("--log-level", envvar="BATON_LOG_LEVEL",
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="Log to stderr at this level (secrets are always masked).")
+def cli(log_level: str | None) -> None:
     """baton: plan, implement, review adversarially, verify, then go or no-go."""
+    if log_level:
+        from .logs import setup_logging
+
+        setup_logging(log_level)
 
 
 def main() -> None:
