@@ -89,8 +89,8 @@ def write_run(folder: Path, run_id: str, events: int, rng: random.Random) -> Non
     (folder / "trace.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def generate(base: Path, total: int, per_run: int) -> int:
-    """Write the runs; the number of events written."""
+def generate(base: Path, total: int, per_run: int) -> tuple[int, int]:
+    """Write the runs; the number of events and of runs written."""
     rng = random.Random(7)
     written = 0
     index = 0
@@ -99,7 +99,7 @@ def generate(base: Path, total: int, per_run: int) -> int:
         write_run(base / f"20260101-000000-{index:06x}", f"run-{index:06x}", count, rng)
         written += count
         index += 1
-    return written
+    return written, index
 
 
 def bench(base: Path, events: int, by: str, trace_memory: bool) -> None:
@@ -112,7 +112,8 @@ def bench(base: Path, events: int, by: str, trace_memory: bool) -> None:
     if trace_memory:
         _, peak_bytes = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        peak = f", peak traced memory {peak_bytes / 2**20:.1f} MiB"
+        peak = (f", peak traced memory {peak_bytes / 2**20:.1f} MiB "
+                "(tracemalloc slows Python several times: read the speed from the lines above)")
     assert summary.events == events, (summary.events, events)
     print(f"--by {by:<5}: {events:,} events, {summary.files:,} files, "
           f"{summary.totals.calls:,} calls in {elapsed:.2f} s "
@@ -128,8 +129,8 @@ def main() -> int:
     base = args.keep or Path(tempfile.mkdtemp(prefix="baton-bench-"))
     try:
         started = time.perf_counter()
-        written = generate(base, args.events, args.per_run)
-        print(f"generated {written:,} events in {written // args.per_run + 1:,} runs "
+        written, runs = generate(base, args.events, args.per_run)
+        print(f"generated {written:,} events in {runs:,} runs "
               f"under {base} in {time.perf_counter() - started:.1f} s")
         for by in ("model", "role", "run"):
             bench(base, written, by, trace_memory=False)

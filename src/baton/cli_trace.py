@@ -10,10 +10,10 @@ import click
 
 from .cli_common import handle_errors, print_json
 from .errors import RunNotFound, UserError
+from .tracestats import RESULTS
 
+# The same as config.ROLES (a test checks), without importing pydantic for `baton record`.
 ROLE_CHOICES = ("planner", "implementer", "reviewer", "verifier")
-RESULT_CHOICES = (
-    "approve", "request_changes", "block", "go", "no-go", "ok", "error", "pass", "fail")
 
 
 class _Amount(click.ParamType):
@@ -88,7 +88,7 @@ def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
             continue
         try:
             paths.append(find_run(_repo_root(repo), target))
-        except RunNotFound as exc:
+        except UserError as exc:  # no such run, or not in a repository
             raise UserError(f"{target!r} is not a file, a folder or a run id: {exc}") from exc
     return paths
 
@@ -110,12 +110,16 @@ def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: b
     """
     from .tracestats import summarize
 
-    summary = summarize(_resolve(targets, repo), by=by)  # type: ignore[arg-type]
+    paths = _resolve(targets, repo)
+    summary = summarize(paths, by=by)  # type: ignore[arg-type]
     _warn(summary.warnings)
     if as_json:
         print_json(summary.to_dict())
-        return
-    _print_summary(summary.to_dict())
+    elif not targets and not paths:
+        click.echo("no runs in this repository yet; start one with `baton run \"TASK\"`, "
+                   "or name trace files or folders")
+    else:
+        _print_summary(summary.to_dict())
 
 
 def _console():
@@ -152,8 +156,8 @@ def _print_summary(data: dict[str, Any]) -> None:
     console.print(table)
     if data["decisions"]:
         console.print("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
-    console.print("p50/p95: nearest-rank latency percentiles over every call, failed attempts "
-                  "included; cost (+N unknown) = calls whose cost is not known")
+    console.print("p50/p95: nearest-rank, over every call including failed attempts. "
+                  "(+N unknown): calls whose cost is not known, left out of the sum.")
 
 
 # -- baton record -----------------------------------------------------------------------
@@ -169,7 +173,7 @@ def _print_summary(data: dict[str, Any]) -> None:
               help="How long the step took, in seconds.")
 @click.option("--input-tokens", required=True, type=COUNT)
 @click.option("--output-tokens", required=True, type=COUNT)
-@click.option("--result", required=True, type=click.Choice(RESULT_CHOICES),
+@click.option("--result", required=True, type=click.Choice(RESULTS),
               help="What the step concluded.")
 @click.option("--evidence", multiple=True,
               help="A line of evidence (a command and its exit code, a link); repeatable.")
@@ -188,6 +192,8 @@ def record_cmd(trace_path: Path, as_json: bool, **fields: Any) -> None:
     from .tracestats import record_call, trace_run_id
 
     fields["evidence"] = list(fields["evidence"])
+    if trace_path.is_dir():
+        trace_path = trace_path / "trace.jsonl"
     existing = trace_run_id(trace_path) if trace_path.is_file() else None
     if fields["run_id"] and existing and fields["run_id"] != existing:
         _warn([f"{trace_path} belongs to run {existing}; recording under {fields['run_id']}"])

@@ -42,6 +42,8 @@ def _env():
     )
     env.filters["cell"] = _cell
     env.filters["code"] = _code
+    env.filters["cellcode"] = _cell_code
+    env.filters["groupcost"] = _group_cost
     env.filters["usd"] = _usd
     return env
 
@@ -53,14 +55,25 @@ def _cell(value: Any) -> str:
 
 
 def _code(value: Any) -> str:
-    """Inline code that survives backticks in the text, safe in a table cell."""
-    text = _cell(value)
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+    """Inline code on one line that survives backticks in the text."""
+    text = " ".join(("" if value is None else str(value)).split())
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _cell_code(value: Any) -> str:
+    """Inline code inside a table cell (a pipe would end the cell)."""
+    return _code(value).replace("|", "\\|")
 
 
 def _usd(value: float | None) -> str:
     return "unknown" if value is None else f"${value:.4f}"
+
+
+def _group_cost(group: dict[str, Any]) -> str:
+    """A group's known cost, or "unknown" when no call of it had a known cost."""
+    if group["calls"] and group["unknown_cost_calls"] == group["calls"]:
+        return "unknown"
+    return _usd(group["cost_usd"])
 
 
 def _read_json(path: Path) -> Any:
@@ -76,6 +89,23 @@ def _list(value: Any) -> list:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _first(*values: Any) -> str | None:
+    """The first value that is a non-empty string (a damaged field counts as missing)."""
+    for value in values:
+        if _text(value):
+            return _text(value)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def _ordinal(value: Any) -> int | None:
+    return value if type(value) is int else None
 
 
 # -- gathering --------------------------------------------------------------------------
@@ -94,16 +124,16 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
     decision = _last(events, "decision") or {}
     edits = [e for e in events if e.get("type") == "edits.applied"]
     context = {
-        "run_id": workflow.get("run_id") or start.get("run_id") or run_dir.name,
+        "run_id": _first(workflow.get("run_id"), start.get("run_id")) or run_dir.name,
         "title": _title(workflow, start, plan, run_dir),
-        "task": _text(workflow.get("task") or start.get("task")),
-        "state": workflow.get("state") or _state(events),
-        "decision": decision.get("decision") or workflow.get("decision"),
+        "task": _first(workflow.get("task"), start.get("task")) or "",
+        "state": _first(workflow.get("state"), _state(events)),
+        "decision": _first(decision.get("decision"), workflow.get("decision")),
         "reasons": _list(decision.get("reasons")) or _list(workflow.get("reasons")),
-        "branch": workflow.get("branch") or start.get("branch"),
-        "base_commit": workflow.get("base_commit") or start.get("base_commit"),
-        "commit": decision.get("commit") or workflow.get("commit"),
-        "policy": workflow.get("policy") or start.get("policy"),
+        "branch": _first(workflow.get("branch"), start.get("branch")),
+        "base_commit": _first(workflow.get("base_commit"), start.get("base_commit")),
+        "commit": _first(decision.get("commit"), workflow.get("commit")),
+        "policy": _first(workflow.get("policy"), start.get("policy")),
         "plan": plan,
         "packets": _packets(plan, events),
         "changed_files": _changed_files(edits),
@@ -114,7 +144,7 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "costs": _costs(trace),
         "approval_rules": _approval_rules(events),
         "approval": _approval(events),
-        "outside_plan": sorted({f for e in edits for f in _list(e.get("outside_plan"))}),
+        "outside_plan": sorted({str(f) for e in edits for f in _list(e.get("outside_plan"))}),
         "pause": _pause_detail(events),
     }
     return context
@@ -129,7 +159,7 @@ def _last(events: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
 
 def _state(events: list[dict[str, Any]]) -> str | None:
     last = _last(events, "run.end") or _last(events, "state")
-    return last.get("state") if last else None
+    return _first(last.get("state")) if last else None
 
 
 def _title(workflow: dict, start: dict, plan: dict | None, run_dir: Path) -> str:
@@ -161,8 +191,11 @@ def _plan(run_dir: Path) -> dict[str, Any] | None:
 
 def _packets(plan: dict | None, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The scoped packets with their outcome, when the work was split into more than one."""
-    outcomes = {e.get("packet"): e.get("outcome") for e in events if e.get("type") == "packet.end"}
-    titles = {e.get("packet"): e.get("title") for e in events if e.get("type") == "packet.start"}
+    outcomes = {_ordinal(e.get("packet")): _first(e.get("outcome"))
+                for e in events if e.get("type") == "packet.end"}
+    titles = {_ordinal(e.get("packet")): _first(e.get("title"))
+              for e in events if e.get("type") == "packet.start"}
+    titles.pop(None, None)
     planned = plan["packets"] if plan else []
     count = max(len(planned), len(titles))
     rows = []
@@ -187,9 +220,10 @@ def _reviews(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any]
     found: dict[tuple[Any, Any], dict[str, Any]] = {}
     for event in events:
         if event.get("type") == "review.verdict":
-            key = (event.get("packet"), event.get("round"))
-            found[key] = {"packet": key[0], "round": key[1], "model": event.get("model") or "",
-                          "verdict": event.get("verdict") or "",
+            key = (_ordinal(event.get("packet")), _ordinal(event.get("round")))
+            found[key] = {"packet": key[0], "round": key[1],
+                          "model": _first(event.get("model")) or "",
+                          "verdict": _first(event.get("verdict")) or "",
                           "required_fixes": _list(event.get("required_fixes"))}
     for path in sorted((run_dir / "reviews").glob("p*-r*.json")):
         packet, _, round_ = path.stem[1:].partition("-r")
@@ -204,7 +238,7 @@ def _reviews(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any]
                                      "required_fixes": _list(data.get("required_fixes"))})
         row["summary"] = _text(data.get("summary"))
         row["questions"] = _list(data.get("questions_for_owner"))
-    rows = [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0))]
+    rows = [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0))]  # ints
     for row in rows:
         row.setdefault("summary", "")
         row.setdefault("questions", [])
@@ -221,10 +255,11 @@ def _commands(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any
     if not items:
         stored = _read_json(run_dir / "evidence" / "evidence.json")
         items = [i for i in stored if isinstance(i, dict)] if isinstance(stored, list) else []
-    return [{"command": _text(i.get("command")), "source": i.get("source") or "",
-             "ran": bool(i.get("ran")), "exit_code": i.get("exit_code"),
-             "duration_s": i.get("duration_s"), "timed_out": bool(i.get("timed_out")),
-             "reason_not_run": i.get("reason_not_run") or "", "log": i.get("evidence_file")}
+    return [{"command": _text(i.get("command")), "source": _first(i.get("source")) or "",
+             "ran": i.get("ran") is True, "exit_code": _ordinal(i.get("exit_code")),
+             "duration_s": _number(i.get("duration_s")), "timed_out": i.get("timed_out") is True,
+             "reason_not_run": _first(i.get("reason_not_run")) or "",
+             "log": _first(i.get("evidence_file"))}
             for i in items]
 
 
@@ -245,7 +280,7 @@ def _approval(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     last = _last(events, "approval.decision")
     if last is None:
         return None
-    return {"approved": bool(last.get("approved")), "reason": _text(last.get("reason"))}
+    return {"approved": last.get("approved") is True, "reason": _text(last.get("reason"))}
 
 
 def _pause_detail(events: list[dict[str, Any]]) -> str:

@@ -5,6 +5,9 @@ One pass over the files, nothing kept per event except one latency float per mod
 the smallest recorded latency that at least 95% of the calls did not exceed, so it is
 always a latency that really happened. A damaged line (a crash mid-write, a stray edit)
 is skipped with a warning naming the file and line; it never stops the summary.
+
+Also here: :func:`run_overview` (one run's figures, for ``baton runs``) and
+:func:`record_call` (append a step run by hand, for ``baton record``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ UNKNOWN = "(unknown)"
 MAX_LINE_WARNINGS = 5
 
 
-def percentile(ordered: list[float] | array, p: float) -> float | None:
+def percentile(ordered: list[float] | array[float], p: float) -> float | None:
     """Nearest-rank percentile of already sorted values; ``None`` when there are none."""
     if not ordered:
         return None
@@ -67,7 +70,7 @@ class GroupStats:
     cost_usd: float = 0.0
     unknown_cost_calls: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
-    latencies: array = field(default_factory=lambda: array("d"), repr=False)
+    latencies: array[float] = field(default_factory=lambda: array("d"), repr=False)
 
     def add_call(self, event: dict[str, Any]) -> None:
         """Count one ``model.call`` event."""
@@ -147,28 +150,37 @@ def summarize(paths: Iterable[Path], by: GroupBy = "model") -> Summary:
     if by not in GROUP_BYS:
         raise UserError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_BYS)}")
     summary = Summary(by=by)
-    for path in trace_files(paths):
+    call_key, verdict_key = _KEYS[by]
+    for path in trace_files(paths, warnings=summary.warnings):
         summary.files += 1
         for event in _events(path, summary):
-            _count(summary, event)
+            _count(summary, event, call_key, verdict_key)
     return summary
 
 
-def _count(summary: Summary, event: dict[str, Any]) -> None:
+# (key of a model.call, key of a review.verdict), given the event and its run key.
+_KEYS = {
+    "model": (lambda e, run: e.get(T.MODEL) or e.get(T.RESPONSE_MODEL),
+              lambda e, run: e.get("model")),
+    "role": (lambda e, run: e.get("role"), lambda e, run: "reviewer"),
+    "run": (lambda e, run: run, lambda e, run: run),
+}
+
+
+def _count(summary: Summary, event: dict[str, Any], call_key, verdict_key) -> None:
     summary.events += 1
     run_id = event.get("run_id")
-    run_key = run_id if isinstance(run_id, str) and run_id else UNKNOWN
+    run_key = run_id if type(run_id) is str and run_id else UNKNOWN
     summary.run_ids.add(run_key)
     kind = event.get("type")
     if kind == "model.call":
-        key = {"model": event.get(T.MODEL) or event.get(T.RESPONSE_MODEL),
-               "role": event.get("role"), "run": run_key}[summary.by]
+        key = call_key(event, run_key)
         summary.group(str(key) if key else UNKNOWN).add_call(event)
         summary.totals.add_call(event)
     elif kind == "review.verdict":
         verdict = event.get("verdict")
         if isinstance(verdict, str) and verdict:
-            key = {"model": event.get("model"), "role": "reviewer", "run": run_key}[summary.by]
+            key = verdict_key(event, run_key)
             summary.group(str(key) if key else UNKNOWN).outcomes[verdict] += 1
             summary.totals.outcomes[verdict] += 1
     elif kind == "decision":
@@ -188,24 +200,24 @@ def _events(path: Path, summary: Summary) -> Iterator[dict[str, Any]]:
         summary.warnings.append(f"{path}: could not be read ({exc.strerror or exc}); skipped")
         return
     with fh:
-        for lineno, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                event = json.loads(raw.decode("utf-8"))
-            except (ValueError, RecursionError):
-                event = None
-            if not isinstance(event, dict):
-                damaged += 1
-                if damaged <= MAX_LINE_WARNINGS:
-                    summary.warnings.append(
-                        f"{path}:{lineno}: skipped a damaged line "
-                        "(not a JSON object; probably a crash mid-write)")
-                continue
-            if "type" not in event:
-                not_events += 1
-                continue
-            yield event
+        try:
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                event = _parse(raw)
+                if event is None:
+                    damaged += 1
+                    if damaged <= MAX_LINE_WARNINGS:
+                        summary.warnings.append(
+                            f"{path}:{lineno}: skipped a damaged line "
+                            "(not a JSON object; probably a crash mid-write)")
+                    continue
+                if "type" not in event:
+                    not_events += 1
+                    continue
+                yield event
+        except OSError as exc:
+            summary.warnings.append(f"{path}: reading stopped early ({exc.strerror or exc})")
     summary.skipped_lines += damaged + not_events
     if damaged > MAX_LINE_WARNINGS:
         summary.warnings.append(
@@ -215,7 +227,16 @@ def _events(path: Path, summary: Summary) -> Iterator[dict[str, Any]]:
             f"{path}: {not_events} lines are not baton trace events (no 'type'); skipped")
 
 
-def trace_files(paths: Iterable[Path]) -> list[Path]:
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    """One line as a JSON object, or ``None`` if it is not one."""
+    try:
+        event = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def trace_files(paths: Iterable[Path], warnings: list[str] | None = None) -> list[Path]:
     """The trace files under ``paths``, each once, in a stable order."""
     found: dict[Path, None] = {}
     for path in paths:
@@ -223,7 +244,10 @@ def trace_files(paths: Iterable[Path]) -> list[Path]:
         if path.is_file():
             found[path] = None
         elif path.is_dir():
-            found.update(dict.fromkeys(_walk(path)))
+            inside = dict.fromkeys(_walk(path))
+            if not inside and warnings is not None:
+                warnings.append(f"{path}: no trace.jsonl or *.jsonl file in this folder")
+            found.update(inside)
         else:
             raise UserError(f"{path} does not exist; give a trace file, a run folder, "
                             "a folder of runs, or a run id")
@@ -340,6 +364,7 @@ def record_call(
     if not trace_path.parent.is_dir():
         raise UserError(f"folder {trace_path.parent} does not exist; give the trace of a run "
                         "(or a file in an existing folder to start a new trace)")
+    _check_is_trace(trace_path)
     usd, source = _manual_cost(model, input_tokens, output_tokens, cached_tokens, cost_usd)
     fields: dict[str, Any] = {
         "role": role, "packet": packet, "round": round_, "attempt": 1,
@@ -359,6 +384,23 @@ def record_call(
         return writer.emit("model.call", **fields)
     finally:
         writer.close()
+
+
+def _check_is_trace(path: Path) -> None:
+    """Refuse to append to (and so repair the tail of) a file that is not a baton trace."""
+    if not path.is_file():
+        return
+    with path.open("rb") as fh:
+        for raw in fh:
+            if raw.strip():
+                event = _parse(raw)
+                if event is not None and "type" in event:
+                    return
+                break
+        else:
+            return  # empty
+    raise UserError(f"{path} does not look like a baton trace (its first line is not an "
+                    "event); give a run's trace.jsonl or a new file")
 
 
 def _check_amounts(**amounts: float | None) -> None:
