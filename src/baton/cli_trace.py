@@ -10,7 +10,7 @@ import click
 
 from .cli_common import handle_errors, print_json
 from .errors import RunNotFound, UserError
-from .tracestats import RESULTS
+from .record import RESULTS
 
 # The same as config.ROLES (a test checks), without importing pydantic for `baton record`.
 ROLE_CHOICES = ("planner", "implementer", "reviewer", "verifier")
@@ -189,7 +189,8 @@ def _print_summary(data: dict[str, Any]) -> None:
 @handle_errors
 def record_cmd(trace_path: Path, as_json: bool, **fields: Any) -> None:
     """Append a step that was run by hand to a trace, as a model.call with source manual."""
-    from .tracestats import record_call, trace_run_id
+    from .record import record_call
+    from .tracestats import trace_run_id
 
     fields["evidence"] = list(fields["evidence"])
     if trace_path.is_dir():
