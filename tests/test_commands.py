@@ -250,7 +250,8 @@ def test_bwrap_confines_writes_and_network(tmp_path: Path) -> None:
     probe = Path(f"/var/tmp/baton-ro-probe-{uuid.uuid4().hex}")
     command = (
         f"touch ok.txt && echo w1; touch {probe} 2>/dev/null || echo ro; "
-        "touch /tmp/private && echo tmp; "
+        'touch "$TMPDIR/private" && echo tmp; touch /tmp/baton-ro-tmp 2>/dev/null || echo rotmp; '
+        "test -x /bin/sh && echo seen; "
         "(exec 3<>/dev/tcp/127.0.0.1/22) 2>/dev/null && echo net || echo nonet"
     )
     try:
@@ -259,6 +260,19 @@ def test_bwrap_confines_writes_and_network(tmp_path: Path) -> None:
     finally:
         probe.unlink(missing_ok=True)
     assert ev.sandbox == "bwrap"
-    assert ev.output_tail.split() == ["w1", "ro", "tmp", "nonet"]
+    assert ev.output_tail.split() == ["w1", "ro", "tmp", "rotmp", "seen", "nonet"]
     assert (tmp_path / "ok.txt").exists()
-    assert not Path("/tmp/private").exists()
+    assert not Path("/tmp/baton-ro-tmp").exists()
+
+
+@pytest.mark.skipif(not sandbox_available(), reason="bubblewrap not usable here")
+def test_bwrap_still_sees_programs_that_live_under_tmp(tmp_path: Path) -> None:
+    # A virtualenv or a repository may live under /tmp: the sandbox must not hide it.
+    tool = tmp_path / "bin" / "tool"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho tool-ran\n")
+    tool.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    ev = run_command(str(tool), work, timeout_s=10, source="config", sandbox="bwrap")
+    assert ev.exit_code == 0 and "tool-ran" in ev.output_tail

@@ -4,8 +4,9 @@ The command runs under ``bash -c`` in its own session and process group, with st
 and stdout and stderr merged into an unnamed temporary file (no pipe to fill up). When it
 exits or times out, every process left in its group or session is killed, so background
 children never outlive it. With bubblewrap it also runs without network, on a read-only
-view of the system with only the worktree and a private /tmp writable, in its own PID
-namespace (so even a process that escaped with ``setsid`` dies with it).
+view of the system with only the worktree and a private scratch folder (``TMPDIR``)
+writable, in its own PID namespace (so even a process that escaped with ``setsid`` dies
+with it).
 
 A command that times out is recorded with ``timed_out=True`` and ``exit_code=None``; one
 killed by a signal has a negative exit code (``-9`` for SIGKILL), as in subprocess. One
@@ -65,14 +66,16 @@ def _secret_variable(name: str, value: str) -> bool:
     )
 
 
-def _bwrap_args(cwd: Path) -> list[str]:
+def _bwrap_args(cwd: Path, scratch: Path) -> list[str]:
+    # /tmp stays visible read-only (a virtualenv or the repo itself may live there);
+    # temporary files go to a private scratch folder named by TMPDIR.
     work = str(cwd)
     return [
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",
+        "--bind", str(scratch), str(scratch),
         "--bind", work, work,
         "--chdir", work,
         "--unshare-net",
@@ -91,7 +94,7 @@ def sandbox_available() -> bool:
     try:
         with tempfile.TemporaryDirectory() as probe:
             result = subprocess.run(
-                [*_bwrap_args(Path(probe)), "true"],
+                [*_bwrap_args(Path(probe), Path(probe)), "true"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -138,10 +141,13 @@ def run_command(
     masker = secrets if secrets is not None else SecretMasker()
     shell = shutil.which("bash") or "/bin/sh"
     argv = [shell, "-c", command]
-    if used == "bwrap":
-        argv = [*_bwrap_args(Path(os.path.realpath(cwd))), *argv]
     child_env = scrubbed_env(os.environ if env is None else env)
-    with tempfile.TemporaryFile() as output:
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryDirectory(
+        prefix="baton-scratch-"
+    ) as scratch:
+        if used == "bwrap":
+            argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch)), *argv]
+            child_env.update(TMPDIR=scratch, TMP=scratch, TEMP=scratch)
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
