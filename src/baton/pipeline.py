@@ -158,13 +158,42 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     events = read_events(run_dir / "trace.jsonl", warn=False)
     ctx.recorded, ctx.emitted = load_replay(events)
     ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
+    decided = [e for e in events if e.get("type") == "decision"]
+    if decided:
+        result = _finish_decided(ctx, decided[-1])
+        result.warnings = warnings
+        return result
     worktree.reset()
+    previous = workflow["state"]
     workflow = ctx.update_workflow(overrides=merged, state="running")
-    ctx.emit("run.resume", previous_state=workflow["state"], repaired_trace=bool(warnings),
+    ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
              recorded_calls=len(ctx.recorded))
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
     return result
+
+
+def _finish_decided(ctx: RunContext, event: dict[str, Any]) -> RunResult:
+    """The process stopped after the decision was recorded: finish its bookkeeping only.
+
+    Replaying would reset the branch and commit again, under another id than the trace's.
+    """
+    decision, reasons, commit = event["decision"], event.get("reasons") or [], event.get("commit")
+    try:
+        if "run.end" not in ctx.emitted:
+            ctx.emit("run.resume", previous_state="running", repaired_trace=ctx.trace.repaired,
+                     recorded_calls=len(ctx.recorded))
+        totals = _totals(ctx)
+        ctx.emit("run.end", key="run.end", state="done", decision=decision, totals=totals)
+        ctx.update_workflow(state="done", decision=decision, reasons=reasons, commit=commit,
+                            totals=totals)
+        _write_summary(ctx)
+        if decision == "go":
+            ctx.worktree.remove()
+    finally:
+        ctx.close()
+    return RunResult(ctx.run_id, ctx.run_dir, "done", decision, ctx.worktree.branch, commit,
+                     reasons, totals, EXIT[decision])
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from .workspace import Worktree
 Progress = Callable[[dict[str, Any]], None]
 
 _PROVIDERS: dict[tuple, OpenAIProvider] = {}
+_PROVIDERS_LOCK = threading.Lock()
 
 
 def provider_for(config: Config, route: Route, environ: dict[str, str]) -> Provider:
@@ -37,9 +39,10 @@ def provider_for(config: Config, route: Route, environ: dict[str, str]) -> Provi
     key = resolve_api_key(endpoint, environ)
     ident = (endpoint.base_url, endpoint.api_key_env, tuple(sorted(endpoint.headers.items())),
              key)
-    if ident not in _PROVIDERS:
-        _PROVIDERS[ident] = OpenAIProvider(endpoint, key)
-    return _PROVIDERS[ident]
+    with _PROVIDERS_LOCK:  # two providers for one endpoint would double its concurrency cap
+        if ident not in _PROVIDERS:
+            _PROVIDERS[ident] = OpenAIProvider(endpoint, key)
+        return _PROVIDERS[ident]
 
 
 @dataclass

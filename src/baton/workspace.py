@@ -130,8 +130,21 @@ class Worktree:
 
     def reset(self) -> None:
         """Back to the base commit, dropping every change (used before a replay)."""
+        self._remove_stale_locks()
         self.git.run("reset", "-q", "--hard", self.base_commit)
         self.git.run("clean", "-qfd")
+
+    def _remove_stale_locks(self) -> None:
+        """Drop the lock files a git killed with baton leaves behind.
+
+        Only called with the run's lock held: no other process works on this worktree's
+        index or branch, so a lock file here is stale, and it would block every git command.
+        """
+        git_dir, common = self.git.run("rev-parse", "--path-format=absolute", "--git-dir",
+                                       "--git-common-dir").splitlines()
+        for lock in (Path(git_dir) / "index.lock", Path(git_dir) / "HEAD.lock",
+                     Path(common) / "refs" / "heads" / f"{self.branch}.lock"):
+            lock.unlink(missing_ok=True)
 
     def commit(self, message: str) -> str:
         """Commit everything on the run's branch; returns the commit id."""
