@@ -37,11 +37,11 @@ def budget_options(func):
 
 def report(result, as_json: bool) -> None:
     """Print a run's result and exit with its code."""
+    for warning in result.warnings:
+        click.echo(f"baton: warning: {warning}", err=True)
     if as_json:
         print_json(result.to_dict())
     else:
-        for warning in result.warnings:
-            click.echo(f"baton: warning: {warning}", err=True)
         label = result.decision or result.state
         click.echo(f"{label.upper()}: run {result.run_id}")
         for reason in result.reasons:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets as _random
-import subprocess
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,18 +17,18 @@ STATES = ("running", "awaiting_approval", "budget_exhausted", "done", "failed")
 
 def find_repo_root(path: Path) -> Path:
     """The top of the git work tree containing ``path``, or a clear error."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "--show-toplevel"],
-            capture_output=True, text=True, check=False,
-        )
-    except FileNotFoundError as exc:
-        raise UserError("git is not installed; baton needs git on PATH") from exc
-    if out.returncode != 0:
+    from .workspace import Git
+
+    if shutil.which("git") is None:
+        raise UserError("git is not installed; baton needs git on PATH")
+    if not path.is_dir():
+        raise UserError(f"{path} is not a folder; pass --repo PATH of a git repository")
+    top = Git(path).run("rev-parse", "--show-toplevel", check=False).strip()
+    if not top:
         raise UserError(
             f"{path} is not inside a git repository; pass --repo PATH or run `git init`"
         )
-    return Path(out.stdout.strip())
+    return Path(top)
 
 
 def runs_dir(repo_root: Path) -> Path:
@@ -44,12 +44,9 @@ def new_run_id() -> str:
 
 def exclude_from_git(repo_root: Path) -> None:
     """Add ``.baton/`` to ``.git/info/exclude`` once."""
-    git_dir = Path(
-        subprocess.run(
-            ["git", "-C", str(repo_root), "rev-parse", "--git-common-dir"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    )
+    from .workspace import Git
+
+    git_dir = Path(Git(repo_root).run("rev-parse", "--git-common-dir").strip())
     if not git_dir.is_absolute():
         git_dir = repo_root / git_dir
     exclude = git_dir / "info" / "exclude"
