@@ -183,17 +183,9 @@ def _finish_decided(ctx: RunContext, event: dict[str, Any]) -> RunResult:
         if "run.end" not in ctx.emitted:
             ctx.emit("run.resume", previous_state="running", repaired_trace=ctx.trace.repaired,
                      recorded_calls=len(ctx.recorded))
-        totals = _totals(ctx)
-        ctx.emit("run.end", key="run.end", state="done", decision=decision, totals=totals)
-        ctx.update_workflow(state="done", decision=decision, reasons=reasons, commit=commit,
-                            totals=totals)
-        _write_summary(ctx)
-        if decision == "go":
-            ctx.worktree.remove()
+        return _close_done(ctx, decision, reasons, commit)
     finally:
         ctx.close()
-    return RunResult(ctx.run_id, ctx.run_dir, "done", decision, ctx.worktree.branch, commit,
-                     reasons, totals, EXIT[decision])
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -320,6 +312,12 @@ def finish(ctx: RunContext, decision: str, reasons: list[str],
         message = plan.commit_message.strip() or plan.summary.splitlines()[0]
         commit = ctx.worktree.commit(f"{message}\n\nbaton run {ctx.run_id}")
     ctx.emit("decision", key="decision", decision=decision, reasons=reasons, commit=commit)
+    return _close_done(ctx, decision, reasons, commit)
+
+
+def _close_done(ctx: RunContext, decision: str, reasons: list[str],
+                commit: str | None) -> RunResult:
+    """After the decision is recorded: end event, workflow state, summary, cleanup."""
     totals = _totals(ctx)
     ctx.emit("run.end", key="run.end", state="done", decision=decision, totals=totals)
     ctx.update_workflow(state="done", decision=decision, reasons=reasons, commit=commit,
