@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from .config import Limits, Price, Route
 from .errors import BudgetExhausted, ConfigError
@@ -165,7 +165,7 @@ def _check(limits: Limits, spent: Spend, wanted: _Reservation, *, scope: str) ->
 
 
 def _exhausted(scope: str, limit: str, value: float, spent: float, reserved: float | None,
-               detail: str, how: str | None = None) -> None:
+               detail: str, how: str | None = None) -> NoReturn:
     shown = f"${value:g}" if limit == "max_cost_usd" else f"{value:g}"
     how = how or _how_to_continue(scope, limit, value, spent + (reserved or 0))
     exc = BudgetExhausted(f"budget exhausted: {scope} {limit} is {shown}; {detail}. {how}")

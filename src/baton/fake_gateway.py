@@ -210,7 +210,7 @@ class FakeGateway:
             entries = self.script.models[key].entries
             replay = call is not None and (run, key, call) in self._calls
             position = self._positions.get((run, key), 0)
-            if replay:
+            if replay and call is not None:
                 index = self._calls[(run, key, call)]
             elif position < len(entries):
                 index = position
@@ -391,10 +391,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, raw: bytes) -> None:
         run = self.headers.get("X-Baton-Run")
         call = self.headers.get("X-Baton-Call")
+        problem: str | None
         try:
             request = json.loads(raw or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            request, problem = None, f"request body is not valid JSON: {exc}"
+            request = None
+            problem = f"request body is not valid JSON: {exc}"
         else:
             problem = None
         if not isinstance(request, dict):

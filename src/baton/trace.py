@@ -58,9 +58,9 @@ def repair_torn_tail(path: Path) -> bool:
                 cut = size - len(last) - 1
         else:
             idx = tail.rfind(b"\n")
-            cut = size - len(tail) + idx + 1 if idx >= 0 else (0 if size <= 65536 else None)
-            if cut is None:
-                return False
+            if idx < 0 and size > 65536:
+                return False  # one huge line with no end: not a torn tail we can judge
+            cut = size - len(tail) + idx + 1 if idx >= 0 else 0
         fh.truncate(cut)
     return True
 
