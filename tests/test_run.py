@@ -213,3 +213,15 @@ def test_demo_command_exits_zero_and_says_scripted(baton, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SCRIPTED" in proc.stdout and "run folder:" in proc.stdout
     assert "GO: run" in proc.stdout
+
+
+def test_uncommitted_changes_are_left_alone_with_a_warning(baton, sample_repo):
+    (sample_repo / "README.md").write_text("my local, uncommitted notes\n")
+    before = snapshot(sample_repo)
+    baton.serve(demo_script())
+    proc = run(baton, sample_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "uncommitted changes" in proc.stderr
+    assert run_json(proc)["warnings"]
+    assert snapshot(sample_repo) == before
+    assert (sample_repo / "README.md").read_text() == "my local, uncommitted notes\n"

@@ -98,6 +98,7 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     for route in routes.values():
         config.endpoint(route.endpoint)
     base = head_commit(repo_root)
+    warnings = _uncommitted_warning(repo_root, base)
     run_id = new_run_id()
     exclude_from_git(repo_root)
     run_dir = runs_dir(repo_root) / run_id
@@ -118,7 +119,20 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
              repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
              routes=workflow["routes"])
-    return _drive(ctx, task)
+    result = _drive(ctx, task)
+    result.warnings = warnings + result.warnings
+    return result
+
+
+def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
+    from .workspace import Git
+
+    changed = Git(repo_root).run("--no-optional-locks", "status", "--porcelain",
+                                 "--untracked-files=no", check=False)
+    if not changed.strip():
+        return []
+    return [f"your working tree has uncommitted changes; baton works from HEAD ({base[:12]}) "
+            "and does not see them (commit or stash them first if the task needs them)"]
 
 
 def _context(run_id, run_dir, repo_root, config, routes, worktree, environ, progress,
