@@ -215,3 +215,21 @@ def test_approval_for_a_touched_path_glob_and_test_change(baton, sample_repo, tm
     proc = baton("run", TASK, "--repo", str(sample_repo), "--config", str(cfg), "--json")
     assert proc.returncode == 3
     assert "stats.py" in run_json(proc)["reasons"][0]
+
+
+def test_a_gateway_without_usage_is_charged_the_worst_case(baton, sample_repo, tmp_path):
+    cfg = _budget_setup(baton, tmp_path)
+    script = demo_script()
+    for entries in script["models"].values():
+        for entry in entries:
+            entry.pop("cost", None)
+            entry["report_usage"] = False
+    baton.serve(script)
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--config", str(cfg),
+                 "--max-cost", "0.05", "--json")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    made = calls(run_dir)
+    assert made and all(c["cost_usd"] is None and c["cost_source"] == "unknown" for c in made)
+    charged = sum(c["budget_charge"]["cost_usd"] for c in made)
+    assert 0 < charged <= 0.05  # the worst case counted; the limit still held

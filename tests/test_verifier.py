@@ -17,7 +17,8 @@ def _script_with_commands() -> dict:
     script = demo_script()
     plan = script["models"][PLANNER][0]
     plan["content"] = plan["content"].replace(
-        '"python -m unittest discover -s tests"', json.dumps(f"{PY} -m unittest discover -s tests -q"))
+        '"python -m unittest discover -s tests"',
+        json.dumps(f"{PY} -m unittest discover -s tests -q"))
     review = script["models"][REVIEWER][1]
     review["content"] = review["content"].replace(
         '"python -m unittest discover -s tests -v"',

@@ -111,11 +111,15 @@ class Budget:
         for event in events:
             kind = event.get("type")
             if kind == "model.call":
+                # A call without reported usage was charged its worst case (budget_charge).
+                charge = event.get("budget_charge") or {}
                 budget.record(
                     str(event.get("role") or "unknown"),
-                    input_tokens=event.get("gen_ai.usage.input_tokens"),
-                    output_tokens=event.get("gen_ai.usage.output_tokens"),
-                    cost_usd=event.get("cost_usd"),
+                    input_tokens=charge.get("input_tokens",
+                                            event.get("gen_ai.usage.input_tokens")),
+                    output_tokens=charge.get("output_tokens",
+                                             event.get("gen_ai.usage.output_tokens")),
+                    cost_usd=charge.get("cost_usd", event.get("cost_usd")),
                     wall_s=float(event.get("latency_s") or 0.0),
                 )
             elif kind == "command":

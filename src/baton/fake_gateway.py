@@ -452,6 +452,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = {**base, "object": "chat.completion", "usage": usage, "choices": [
                 {"index": 0, "message": message, "finish_reason": entry.finish_reason,
                  "logprobs": None}]}
+            if not entry.report_usage:
+                del payload["usage"]
             if mode == "normal":
                 return self._send_json(200, payload, headers)
             body = json.dumps(payload).encode()
@@ -477,6 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
 
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        include_usage = include_usage and entry.report_usage
         base["object"] = "chat.completion.chunk"
 
         def event(data: dict[str, Any]) -> bytes:

@@ -105,6 +105,8 @@ class Entry(_Strict):
     content: str
     latency_s: float = Field(default=0.0, ge=0)
     usage: Usage | None = None
+    report_usage: bool = True
+    """False: send no usage at all, as some gateways do (even when a stream asks for it)."""
     cost: float | None = Field(default=None, ge=0)
     """Reported as ``usage.cost`` (OpenRouter style) when set."""
     headers: dict[str, str] = Field(default_factory=dict)

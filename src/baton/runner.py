@@ -20,7 +20,7 @@ from .budget import Budget
 from .config import Config, Route
 from .errors import RunLocked
 from .pricing import call_cost, reported_cost, unit_price
-from .provider import ChatRequest, OpenAIProvider, Provider, resolve_api_key
+from .provider import ChatRequest, Completion, OpenAIProvider, Provider, resolve_api_key
 from .retry import Attempt, complete_with_retries
 from .runstore import read_workflow, write_workflow
 from .secrets import SecretMasker
@@ -126,7 +126,7 @@ class RunContext:
 
         def after(attempt: Attempt) -> None:
             self._record_attempt(role, route, call_key, attempt, prompt_file, response_file,
-                                 context)
+                                 dict(context, _estimate=estimate))
 
         provider = self.providers.get(role) or provider_for(self.config, route, self.environ)
         completion, _ = complete_with_retries(
@@ -139,6 +139,7 @@ class RunContext:
     def _record_attempt(self, role: str, route: Route, call_key: str, attempt: Attempt,
                         prompt_file: str, response_file: str, context: dict[str, Any]) -> None:
         done = attempt.completion
+        estimate = int(context.pop("_estimate", 0))
         fields: dict[str, Any] = {
             "role": role, "call_key": call_key, "attempt": attempt.number,
             "endpoint": route.endpoint, "source": "baton", T.OPERATION: "chat",
@@ -159,9 +160,16 @@ class RunContext:
             cached_tokens=done.cached_tokens or 0,
             reported_usd=reported_cost(done.usage, done.headers), prices=self.config.prices,
         )
-        self.budget.record(role, input_tokens=done.input_tokens,
-                           output_tokens=done.output_tokens, cost_usd=cost.usd,
-                           wall_s=done.latency_s)
+        charge = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
+        if charge:
+            fields["budget_charge"] = charge
+            self.budget.record(role, input_tokens=charge["input_tokens"],
+                               output_tokens=charge["output_tokens"],
+                               cost_usd=charge["cost_usd"], wall_s=done.latency_s)
+        else:
+            self.budget.record(role, input_tokens=done.input_tokens,
+                               output_tokens=done.output_tokens, cost_usd=cost.usd,
+                               wall_s=done.latency_s)
         self.write(response_file, done.text)
         fields.update(
             outcome="ok", response_file=response_file, cost_usd=cost.usd,
@@ -173,6 +181,23 @@ class RunContext:
             },
         )
         self.emit("model.call", **fields)
+
+    def _charge_without_usage(self, model: str, route: Route, done: Completion,
+                              cost_usd: float | None, estimate: int) -> dict[str, Any] | None:
+        """When the provider reported no usage, charge the budget the call's worst case.
+
+        The trace keeps the unknown as unknown; only the budget counts the worst case, so a
+        gateway that omits usage cannot make a hard limit silently stop holding.
+        """
+        if done.input_tokens is not None and done.output_tokens is not None:
+            return None
+        price = unit_price(model, self.config.prices)
+        worst = price.cost(estimate, route.max_tokens) if price is not None else None
+        return {"input_tokens": done.input_tokens if done.input_tokens is not None else estimate,
+                "output_tokens": done.output_tokens if done.output_tokens is not None
+                else route.max_tokens,
+                "cost_usd": cost_usd if cost_usd is not None else worst,
+                "reason": "the provider reported no usage: the budget is charged the worst case"}
 
     # -- exclusive access ------------------------------------------------------------
 
