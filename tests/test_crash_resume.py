@@ -265,3 +265,40 @@ def test_git_lock_files_left_by_a_killed_git_do_not_block_resume(baton, sample_r
     proc = baton("resume", result["run_id"], "--json", "--max-calls", "100", cwd=sample_repo)
     assert proc.returncode == 0, proc.stderr
     assert run_json(proc)["decision"] == "go"
+
+
+def test_a_command_orphaned_by_a_crash_is_stopped_on_resume(baton, sample_repo, tmp_path):
+    # Without bubblewrap nothing ties a verification command to baton's life: resume must
+    # end what the crashed process left running before it touches the worktree again.
+    marker = f"baton-orphan-{os.getpid()}-{time.time_ns()}"
+    flag = tmp_path / "first-run-started"
+    cfg = tmp_path / "orphan.toml"
+    cfg.write_text('sandbox = "none"\n'
+                   f'verify_commands = ["test -f {flag} || (touch {flag}; '
+                   f'exec -a {marker} sleep 120)"]\n')
+    baton.serve(demo_script())
+    proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
+    deadline = time.monotonic() + 60
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "the verify command never started"
+    time.sleep(0.3)
+    kill(proc)
+
+    def alive() -> list[str]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                found.append(pid)
+        return found
+
+    assert alive(), "the orphan should outlive the killed baton"
+    run_dir = run_dir_of(sample_repo)
+    resumed = baton("resume", run_dir.name, "--repo", str(sample_repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "left running by the crashed process was stopped" in resumed.stderr
+    assert not alive()

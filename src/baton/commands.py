@@ -133,6 +133,7 @@ def run_command(
     sandbox: str = "auto",
     log_path: Path | None = None,
     secrets: SecretMasker | None = None,
+    session_file: Path | None = None,
 ) -> CommandEvidence:
     """Run ``command`` in ``cwd`` and return what was observed; never raises for its failure."""
     if timeout_s <= 0:
@@ -167,12 +168,16 @@ def run_command(
                 reason_not_run=f"could not start: {exc.strerror or exc}",
                 sandbox=used,
             )
+        if session_file is not None:  # lets a later resume end it if this process dies
+            session_file.write_text(f"{proc.pid} {os.path.realpath(cwd)}\n")
         try:
             outcome = _wait_exited(proc, timeout_s, output)
             duration = time.monotonic() - started
         finally:
             _kill_session(proc.pid)  # also on KeyboardInterrupt: leave nothing running
             returncode = proc.wait()
+            if session_file is not None:
+                session_file.unlink(missing_ok=True)
         size, digest, tail = _read_output(output, max_output_bytes)
     kept = _mask_tail(masker, tail, max_output_bytes, cut=size > len(tail))
     if outcome == "flood":
@@ -241,6 +246,31 @@ def _exit_waiter(proc: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bo
         yield lambda seconds: bool(poller.poll(max(1, int(seconds * 1000))))
     finally:
         os.close(fd)
+
+
+def end_orphaned_command(session_file: Path) -> bool:
+    """Kill what a command of a crashed baton left running; True if something was found.
+
+    The session file names the command's session id and working folder; the session is
+    killed only if its leader still runs in that folder, so a reused pid is left alone.
+    """
+    try:
+        sid_text, cwd = session_file.read_text().split(maxsplit=1)
+        sid = int(sid_text)
+    except (OSError, ValueError):
+        return False
+    found = False
+    for pid in _members(sid):
+        try:
+            if os.path.realpath(f"/proc/{pid}/cwd").startswith(cwd.strip()):
+                found = True
+                break
+        except OSError:
+            continue
+    if found:
+        _kill_session(sid)
+    session_file.unlink(missing_ok=True)
+    return found
 
 
 def _kill_session(sid: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from . import roles
 from .approvals import fired_rules
 from .budget import Budget, check_prices_known
+from .commands import end_orphaned_command
 from .config import Config, Route, load_config
 from .errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
 from .models import CommandEvidence, Plan, PlanPacket, Verdict
@@ -177,6 +178,9 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
         result = _finish_decided(ctx, decided[-1])
         result.warnings = warnings
         return result
+    if end_orphaned_command(run_dir / "command.session"):
+        warnings.append("a verification command left running by the crashed process was "
+                        "stopped")
     worktree.reset()
     previous = workflow["state"]
     workflow = ctx.update_workflow(overrides=merged, state="running")

@@ -68,7 +68,7 @@ def verify(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> list[Command
                 command, ctx.worktree.path, timeout_s=ctx.config.command_timeout_s,
                 source=source, max_output_bytes=ctx.config.max_output_bytes,
                 sandbox=ctx.config.sandbox, log_path=ctx.run_dir / "evidence" / f"{number:02d}.log",
-                secrets=ctx.masker,
+                secrets=ctx.masker, session_file=ctx.run_dir / "command.session",
             )
             ctx.budget.add_wall(item.duration_s or 0.0)
         ctx.write(f"evidence/{number:02d}.json", item.model_dump_json(indent=2))
