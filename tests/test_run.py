@@ -225,3 +225,26 @@ def test_uncommitted_changes_are_left_alone_with_a_warning(baton, sample_repo):
     assert run_json(proc)["warnings"]
     assert snapshot(sample_repo) == before
     assert (sample_repo / "README.md").read_text() == "my local, uncommitted notes\n"
+
+
+def test_endpoint_from_openai_environment_variables(baton, sample_repo, tmp_path):
+    gateway = baton.serve(demo_script())
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json",
+                 BATON_CONFIG=str(tmp_path / "no-user-config.toml"),
+                 OPENAI_BASE_URL=gateway.base_url, OPENAI_API_KEY=CANARY_KEY)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    assert len(gateway.requests()) == 5
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert CANARY_KEY not in path.read_text(errors="replace"), path
+
+
+def test_missing_key_for_a_remote_endpoint_says_which_variable(baton, sample_repo, tmp_path):
+    user = tmp_path / "remote.toml"
+    user.write_text('[endpoints.default]\nbase_url = "https://models.example.com/v1"\n'
+                    'api_key_env = "EXAMPLE_KEY_NOT_SET"\n')
+    proc = baton("run", TASK, "--repo", str(sample_repo), BATON_CONFIG=str(user))
+    assert proc.returncode == 2
+    assert "EXAMPLE_KEY_NOT_SET" in proc.stderr
+    assert not (sample_repo / ".baton" / "runs").exists()

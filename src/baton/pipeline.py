@@ -17,6 +17,7 @@ from .commands import end_orphaned_command
 from .config import Config, Route, load_config
 from .errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
 from .models import CommandEvidence, Plan, PlanPacket, Verdict
+from .provider import resolve_api_key
 from .runner import Progress, RunContext, load_replay
 from .runstore import (
     exclude_from_git,
@@ -81,6 +82,15 @@ def check_routes(routes: dict[str, Route]) -> None:
                 )
 
 
+def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str]) -> None:
+    """Every role that will be called has a defined endpoint and a key, before anything starts."""
+    used = ["planner", "implementer", "reviewer"]
+    if config.summarize_evidence:
+        used.append("verifier")
+    for role in used:
+        resolve_api_key(config.endpoint(routes[role].endpoint), environ)
+
+
 def start_run(task: str, repo: Path, *, config_file: Path | None = None,
               overrides: dict[str, Any] | None = None, policy: str | None = None,
               title: str | None = None, progress: Progress | None = None,
@@ -96,8 +106,7 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     routes = config.policy_routes(policy)
     check_routes(routes)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
-    for route in routes.values():
-        config.endpoint(route.endpoint)
+    check_endpoints(config, routes, environ)
     base = head_commit(repo_root)
     warnings = _uncommitted_warning(repo_root, base)
     run_id = new_run_id()
@@ -165,6 +174,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
     routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
+    check_endpoints(config, routes, environ)
     worktree = open_worktree(repo_root, workflow["run_id"], workflow["base_commit"])
     ctx = _context(workflow["run_id"], run_dir, repo_root, config, routes, worktree, environ,
                    progress, Budget(config.limits, config.role_limits))
