@@ -25,6 +25,10 @@ def handle_errors(func: F) -> F:
         except BatonError as exc:
             click.echo(f"baton: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("baton: interrupted; everything so far is in the trace. Continue with "
+                       "`baton resume RUN` (`baton runs` lists them).", err=True)
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 

@@ -245,7 +245,8 @@ def _drive(ctx: RunContext, task: str) -> RunResult:
         ctx.close()
 
 
-def workflow(ctx: RunContext, task: str):
+def workflow(ctx: RunContext, task: str
+             ) -> tuple[str, list[str], list[CommandEvidence], Plan]:
     """Plan, then each packet in turn, then the approval gate, then verification."""
     plan = roles.plan_task(ctx, task)
     packets = plan.scoped_packets()
