@@ -223,6 +223,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _drive(ctx: RunContext, task: str) -> RunResult:
+    plan: Plan | None
     try:
         try:
             decision, reasons, evidence, plan = workflow(ctx, task)
