@@ -37,9 +37,14 @@ def _line(event: dict[str, Any]) -> str | None:
             return f"  not run: {event['command']} ({event.get('reason_not_run')})"
         return (f"  $ {event['command']} -> exit {event.get('exit_code')} "
                 f"({event.get('duration_s', 0):.1f}s)")
-    if kind in ("decision", "state", "approval.required", "budget.exhausted"):
-        detail = event.get("decision") or event.get("state") or ""
-        return f"{kind}: {detail}"
+    if kind == "approval.required":
+        return "approval required: " + "; ".join(event.get("rules") or [])
+    if kind == "budget.exhausted":
+        return f"budget exhausted ({event.get('limit')})"
+    if kind == "decision":
+        return f"decision: {event['decision']}"
+    if kind == "run.resume":
+        return f"resuming run {event['run_id']} ({event.get('recorded_calls', 0)} recorded calls)"
     if kind == "run.start":
         return f"run {event['run_id']} on {event['branch']}"
     return None
