@@ -248,3 +248,19 @@ def test_missing_key_for_a_remote_endpoint_says_which_variable(baton, sample_rep
     assert proc.returncode == 2
     assert "EXAMPLE_KEY_NOT_SET" in proc.stderr
     assert not (sample_repo / ".baton" / "runs").exists()
+
+
+def test_an_answer_cut_at_max_tokens_is_sent_back_with_a_hint(baton, sample_repo):
+    script = demo_script()
+    full = response(script, IMPLEMENTER, 0)
+    script["models"][IMPLEMENTER] = [
+        {"content": full[: len(full) // 2], "finish_reason": "length"},
+        {"content": full}, {"content": response(script, IMPLEMENTER, 1)}]
+    baton.serve(script)
+    proc = run(baton, sample_repo)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    rejected = [e for e in events(run_dir) if e["type"] == "edits.rejected"]
+    assert len(rejected) == 1 and "cut off at max_tokens=4096" in rejected[0]["reason"]
+    retry = sorted((run_dir / "packets").glob("*-implementer.md"))[1].read_text()
+    assert "cut off at max_tokens" in retry

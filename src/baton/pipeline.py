@@ -181,7 +181,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     warnings = ["the trace ended in a torn line (a crash mid-write); it was cut off"] \
         if ctx.trace.repaired else []
     events = read_events(run_dir / "trace.jsonl", warn=False)
-    ctx.recorded, ctx.emitted = load_replay(events)
+    ctx.recorded, ctx.emitted, ctx.cut_off = load_replay(events)
     ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
     decided = [e for e in events if e.get("type") == "decision"]
     if decided:

@@ -34,7 +34,8 @@ def plan_task(ctx: RunContext, task: str) -> Plan:
         try:
             plan = parse_plan(text, max_packets=ctx.config.max_packets)
         except OutputInvalid as exc:
-            errors = exc.errors
+            note = ctx.cut_note(f"planner/a{attempt}", "planner")
+            errors = exc.errors + ([note.strip()] if note else [])
             ctx.emit("plan.gate", key=f"plan.gate/a{attempt}", attempt=attempt, passed=False,
                      errors=errors)
             continue
@@ -107,7 +108,7 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
             applied = apply_edits(root, parse_edits(text),
                                   protected=ctx.config.protected_paths, allowed_files=names)
         except EditError as exc:
-            error = str(exc)
+            error = str(exc) + ctx.cut_note(f"implementer/{key}", "implementer")
             ctx.emit("edits.rejected", key=f"edits.rejected/{key}", packet=index,
                      round=round_, attempt=attempt, reason=error)
             continue

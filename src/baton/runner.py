@@ -63,6 +63,8 @@ class RunContext:
     providers: dict[str, Provider] = field(default_factory=dict)
     recorded: dict[str, str] = field(default_factory=dict)
     emitted: set[str] = field(default_factory=set)
+    cut_off: set[str] = field(default_factory=set)
+    """Call keys whose answer stopped at max_tokens (finish reason ``length``)."""
     _lock_fd: int | None = None
 
     # -- trace and files -------------------------------------------------------------
@@ -93,6 +95,13 @@ class RunContext:
         data.update(fields, updated=T.now_iso())
         write_workflow(self.run_dir, data)
         return data
+
+    def cut_note(self, call_key: str, role: str) -> str:
+        """A hint for the model when its answer was cut off at max_tokens, else ''."""
+        if call_key not in self.cut_off:
+            return ""
+        return (f"\nYour answer was cut off at max_tokens={self.routes[role].max_tokens}: "
+                "make it shorter (fewer, smaller blocks).")
 
     def _next_number(self) -> int:
         folder = self.run_dir / "packets"
@@ -171,6 +180,8 @@ class RunContext:
                                output_tokens=done.output_tokens, cost_usd=cost.usd,
                                wall_s=done.latency_s)
         self.write(response_file, done.text)
+        if done.finish_reason == "length":
+            self.cut_off.add(call_key)
         fields.update(
             outcome="ok", response_file=response_file, cost_usd=cost.usd,
             cost_source=cost.source, **{
@@ -222,14 +233,17 @@ class RunContext:
             self._lock_fd = None
 
 
-def load_replay(events: list[dict[str, Any]]) -> tuple[dict[str, str], set[str]]:
-    """Recorded responses by call key, and the keys of steps already in the trace."""
+def load_replay(events: list[dict[str, Any]]) -> tuple[dict[str, str], set[str], set[str]]:
+    """Recorded responses by call key, keys of steps already traced, cut-off call keys."""
     recorded: dict[str, str] = {}
     emitted: set[str] = set()
+    cut_off: set[str] = set()
     for event in events:
         if event.get("type") == "model.call" and event.get("outcome") == "ok":
             if event.get("call_key") and event.get("response_file"):
                 recorded[event["call_key"]] = event["response_file"]
+                if "length" in (event.get(T.FINISH_REASONS) or []):
+                    cut_off.add(event["call_key"])
         if event.get("step"):
             emitted.add(event["step"])
-    return recorded, emitted
+    return recorded, emitted, cut_off
