@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets as _random
@@ -51,9 +52,11 @@ def exclude_from_git(repo_root: Path) -> None:
         git_dir = repo_root / git_dir
     exclude = git_dir / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
-    existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-    if ".baton/" not in existing.split():
-        with exclude.open("a", encoding="utf-8") as fh:
+    with exclude.open("a+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # runs starting at once in one repo add it once
+        fh.seek(0)
+        existing = fh.read()
+        if ".baton/" not in existing.split():
             if existing and not existing.endswith("\n"):
                 fh.write("\n")
             fh.write(".baton/\n")
