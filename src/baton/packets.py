@@ -64,7 +64,8 @@ def verify_script(repo_root: Path, commands: list[str], source: str) -> str:
         f"# Verification commands ({source}). Stops at the first failure with its exit code.",
         "# Usage: ./verify.sh [REPO]   (default: the repository this folder was made for)",
         "set -u",
-        f'REPO="${{1:-{repo_root}}}"',
+        f"DEFAULT_REPO={shlex.quote(str(repo_root))}",
+        'REPO="${1:-$DEFAULT_REPO}"',
         'cd "$REPO" || { echo "verify.sh: cannot enter $REPO" >&2; exit 2; }',
     ]
     if not commands:
