@@ -264,3 +264,41 @@ def test_an_answer_cut_at_max_tokens_is_sent_back_with_a_hint(baton, sample_repo
     assert len(rejected) == 1 and "cut off at max_tokens=4096" in rejected[0]["reason"]
     retry = sorted((run_dir / "packets").glob("*-implementer.md"))[1].read_text()
     assert "cut off at max_tokens" in retry
+
+
+def test_invalid_repo_config_is_a_clear_error(baton, sample_repo):
+    baton.serve(demo_script())
+    toml = sample_repo / "baton.toml"
+    toml.write_text(toml.read_text() + "\nmax_review_rounds = 0\nverify_comands = []\n")
+    proc = run(baton, sample_repo)
+    assert proc.returncode == 2
+    assert "max_review_rounds" in proc.stderr and "verify_comands" in proc.stderr
+    assert "baton.toml" in proc.stderr
+    toml.write_text("this is = = not toml")
+    proc = run(baton, sample_repo)
+    assert proc.returncode == 2 and "not valid TOML" in proc.stderr
+
+
+def test_a_provider_that_is_down_fails_cleanly_and_the_run_resumes_later(
+        baton, sample_repo, tmp_path):
+    import socket
+
+    before = snapshot(sample_repo)
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    user = baton.tmp / "user-config.toml"
+    user.write_text(f'[endpoints.default]\nbase_url = "http://127.0.0.1:{port}/v1"\n'
+                    "[retry]\nmax_attempts = 2\nbackoff_base_s = 0.01\n")
+    proc = run(baton, sample_repo)
+    assert proc.returncode == 2
+    assert "connection failed" in proc.stderr and "resume" in proc.stderr
+    run_dir = next((sample_repo / ".baton" / "runs").iterdir())
+    attempts = [e for e in events(run_dir) if e["type"] == "model.call"]
+    assert [a["outcome"] for a in attempts] == ["error", "error"]
+    assert json.loads((run_dir / "workflow.json").read_text())["state"] == "failed"
+    assert snapshot(sample_repo) == before
+    baton.serve(demo_script())  # the provider is back
+    resumed = baton("resume", run_dir.name, "--repo", str(sample_repo), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert run_json(resumed)["decision"] == "go"
