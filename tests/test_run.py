@@ -302,3 +302,19 @@ def test_a_provider_that_is_down_fails_cleanly_and_the_run_resumes_later(
     resumed = baton("resume", run_dir.name, "--repo", str(sample_repo), "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert run_json(resumed)["decision"] == "go"
+
+
+def test_files_changed_outside_the_plan_are_flagged_for_the_reviewer(baton, sample_repo):
+    script = demo_script()
+    extra = ("\nREADME.md\n<<<<<<< SEARCH\n# stats\n=======\n# stats (now with median)\n"
+             ">>>>>>> REPLACE\n")
+    script["models"][IMPLEMENTER][0]["content"] += extra
+    baton.serve(script)
+    proc = run(baton, sample_repo)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    applied = [e for e in events(run_dir) if e["type"] == "edits.applied"][0]
+    assert applied["outside_plan"] == ["README.md"]
+    review = sorted((run_dir / "packets").glob("*-reviewer.md"))[0].read_text()
+    assert "changed outside the plan: README.md" in review
+    assert "README.md" in (run_dir / "summary.md").read_text()
