@@ -233,3 +233,19 @@ def test_a_gateway_without_usage_is_charged_the_worst_case(baton, sample_repo, t
     assert made and all(c["cost_usd"] is None and c["cost_source"] == "unknown" for c in made)
     charged = sum(c["budget_charge"]["cost_usd"] for c in made)
     assert 0 < charged <= 0.05  # the worst case counted; the limit still held
+
+
+def test_a_per_role_limit_from_the_command_line(baton, sample_repo):
+    baton.serve(demo_script())
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json",
+                 "--set", "role_limits.reviewer.max_calls=1")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    result = run_json(proc)
+    assert "reviewer" in result["reasons"][0] and "max_calls" in result["reasons"][0]
+    roles = [c["role"] for c in calls(Path(result["run_dir"]))]
+    assert roles == ["planner", "implementer", "reviewer", "implementer"]
+    resumed = baton("resume", result["run_id"], "--repo", str(sample_repo), "--json",
+                    "--set", "role_limits.reviewer.max_calls=2")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    bad = baton("run", TASK, "--repo", str(sample_repo), "--set", "nonsense")
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr

@@ -13,19 +13,49 @@ from .cli_common import handle_errors, print_json
 
 
 def _overrides(max_cost: float | None, max_calls: int | None, max_tokens: int | None,
-               max_wall: float | None, allow_model_commands: bool) -> dict[str, Any]:
+               max_wall: float | None, allow_model_commands: bool,
+               settings: tuple[str, ...] = ()) -> dict[str, Any]:
+    from .config import deep_merge
+
+    out: dict[str, Any] = {}
+    for setting in settings:
+        out = deep_merge(out, parse_setting(setting))
     limits = {k: v for k, v in {"max_cost_usd": max_cost, "max_calls": max_calls,
                                 "max_tokens": max_tokens, "max_wall_s": max_wall}.items()
               if v is not None}
-    out: dict[str, Any] = {"limits": limits} if limits else {}
+    if limits:
+        out = deep_merge(out, {"limits": limits})
     if allow_model_commands:
         out["allow_model_commands"] = True
     return out
 
 
+def parse_setting(text: str) -> dict[str, Any]:
+    """``a.b.c=VALUE`` as nested tables; VALUE is read as TOML, else taken as a string."""
+    import tomllib
+
+    from .errors import UserError
+
+    key, sep, raw = text.partition("=")
+    parts = [p.strip() for p in key.split(".")]
+    if not sep or not all(parts):
+        raise UserError(f"--set {text!r}: use KEY=VALUE, e.g. "
+                        "--set role_limits.implementer.max_cost_usd=0.5")
+    try:
+        value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    for part in reversed(parts):
+        value = {part: value}
+    return value
+
+
 def budget_options(func):
-    """Flags for hard limits, shared by run and resume."""
+    """Flags for hard limits and settings, shared by run and resume."""
     for opt in reversed([
+        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                     help="Any setting, highest precedence, e.g. "
+                     "role_limits.implementer.max_cost_usd=0.5 (repeatable)."),
         click.option("--max-cost", type=float, help="Most US dollars this run may spend."),
         click.option("--max-calls", type=int, help="Most model calls (failed attempts count)."),
         click.option("--max-tokens", type=int, help="Most input plus output tokens."),
@@ -88,8 +118,8 @@ def _maybe_ask(result, repo: Path, as_json: bool, progress):
 @budget_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result object.")
 @handle_errors
-def run_cmd(task, repo, config_file, policy, title, allow_model_commands, max_cost, max_calls,
-            max_tokens, max_wall, as_json):
+def run_cmd(task, repo, config_file, policy, title, allow_model_commands, settings, max_cost,
+            max_calls, max_tokens, max_wall, as_json):
     """Run TASK through plan, implement, adversarial review and verification.
 
     Exit codes: 0 go, 1 no-go, 2 error, 3 awaiting approval, 4 budget exhausted.
@@ -100,7 +130,8 @@ def run_cmd(task, repo, config_file, policy, title, allow_model_commands, max_co
     progress = terminal_progress(not as_json)
     result = start_run(
         task, repo, config_file=config_file, policy=policy, title=title, progress=progress,
-        overrides=_overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands),
+        overrides=_overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                             settings),
     )
     report(_maybe_ask(result, repo, as_json, progress), as_json)
 
@@ -112,15 +143,15 @@ def run_cmd(task, repo, config_file, policy, title, allow_model_commands, max_co
 @budget_options
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def resume_cmd(run_id, repo, allow_model_commands, max_cost, max_calls, max_tokens, max_wall,
-               as_json):
+def resume_cmd(run_id, repo, allow_model_commands, settings, max_cost, max_calls, max_tokens,
+               max_wall, as_json):
     """Continue a paused or crashed run without repeating any recorded model call."""
     from .pipeline import resume_run
     from .progress import terminal_progress
 
     progress = terminal_progress(not as_json)
     result = resume_run(repo, run_id, progress=progress, overrides=_overrides(
-        max_cost, max_calls, max_tokens, max_wall, allow_model_commands))
+        max_cost, max_calls, max_tokens, max_wall, allow_model_commands, settings))
     report(_maybe_ask(result, repo, as_json, progress), as_json)
 
 
