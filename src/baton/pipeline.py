@@ -120,7 +120,9 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
         "worktree": str(worktree.path), "policy": policy,
         "routes": {role: r.model_dump() for role, r in routes.items()},
         "config_file": str(config_file) if config_file else None,
-        "overrides": overrides or {}, "state": "running", "decision": None,
+        # flags are remembered for resume, with any secret in them masked
+        "overrides": SecretMasker(environ).mask_obj(overrides or {}),
+        "state": "running", "decision": None,
         "created": now_iso(), "updated": now_iso(), "packets": None, "approval": None,
     }
     write_workflow(run_dir, workflow)
@@ -193,7 +195,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
                         "stopped")
     worktree.reset()
     previous = workflow["state"]
-    workflow = ctx.update_workflow(overrides=merged, state="running")
+    workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(merged), state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
              recorded_calls=len(ctx.recorded))
     result = _drive(ctx, workflow["task"])
