@@ -254,3 +254,34 @@ def test_a_runaway_command_is_killed_at_the_timeout_with_nothing_left(baton, sam
     finally:
         for line in processes_with(marker):
             os.kill(int(line.split(":")[0]), 9)
+
+
+def test_no_file_outside_the_worktree_reaches_a_prompt(baton, sample_repo, tmp_path):
+    # A hostile repository symlinks its README to a private file, and a hostile plan
+    # names files outside the repository: none of their content may be sent to a model.
+    secret = tmp_path / "private-notes.txt"
+    secret.write_text("PRIVATE-CANARY-7f3a do not send\n")
+    readme = sample_repo / "README.md"
+    readme.unlink()
+    readme.symlink_to(secret)
+    (sample_repo / "notes.py").symlink_to(secret)
+    subprocess.run(["git", "add", "-A"], cwd=sample_repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm",
+                    "links"], cwd=sample_repo, check=True)
+    script = demo_script()
+    text = response(script, PLANNER, 0)
+    plan = json.loads(text.split("```json\n", 1)[1].split("\n```", 1)[0])
+    plan["affected_files"] += [{"path": str(secret), "change": "read it"},
+                               {"path": "../private-notes.txt", "change": "read it"},
+                               {"path": "README.md", "change": "read it"},
+                               {"path": "notes.py", "change": "read it"}]
+    plan = fence(plan)
+    script["models"][PLANNER][0]["content"] = plan
+    baton.serve(script)
+    proc = run(baton, sample_repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    for prompt in (run_dir / "packets").iterdir():
+        assert "PRIVATE-CANARY-7f3a" not in prompt.read_text(), prompt.name
+    implementer = sorted((run_dir / "packets").glob("*-implementer.md"))[0].read_text()
+    assert "(not shown: refused:" in implementer

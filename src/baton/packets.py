@@ -45,7 +45,8 @@ def _packet_messages(role: str, task: str, root: Path, files: list[str], budget:
                               max_packets=max_packets, repair_errors=[])
     if role == "implementer":
         file_slot = {"path": PLACEHOLDER.format("each file the plan names"), "exists": True,
-                     "content": PLACEHOLDER.format("that file's current content")}
+                     "content": PLACEHOLDER.format("that file's current content"),
+                     "refused": ""}
         return prompts.render("implementer", task=task, plan_text=plan, packet=None,
                               packet_index=1, packet_count=1, files=[file_slot],
                               required_fixes=[], round=1, edit_error="")

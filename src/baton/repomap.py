@@ -29,7 +29,8 @@ def repo_map(root: Path, files: list[str], budget_bytes: int) -> str:
     used = 0
     for rel in files:
         path = root / rel
-        if path.suffix.lower() in BINARY_SUFFIXES or not path.is_file():
+        # a symlink may point anywhere (~/.ssh): never follow one into a prompt
+        if path.suffix.lower() in BINARY_SUFFIXES or path.is_symlink() or not path.is_file():
             continue
         try:
             size = path.stat().st_size
@@ -49,8 +50,9 @@ def key_files(root: Path, files: list[str], budget_bytes: int) -> list[dict[str,
     chosen = []
     left = budget_bytes
     for name in KEY_FILE_NAMES:
-        if name in files and left > 200:
-            text = (root / name).read_text(encoding="utf-8", errors="replace")
+        path = root / name
+        if name in files and left > 200 and path.is_file() and not path.is_symlink():
+            text = path.read_text(encoding="utf-8", errors="replace")
             if len(text) > left:
                 text = text[:left] + "\n... (cut)"
             chosen.append({"path": name, "content": text})

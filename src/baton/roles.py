@@ -13,6 +13,7 @@ from .models import Plan, PlanPacket, Verdict
 from .parsing import OutputInvalid, parse_plan, parse_verdict
 from .repomap import key_files, repo_map
 from .runner import RunContext
+from .safepaths import UnsafePathError, check_path
 from .workspace import tracked_files
 
 
@@ -69,15 +70,21 @@ def plan_text(plan: Plan) -> str:
 
 
 def _file_context(root: Path, paths: list[str]) -> list[dict]:
+    """Current content of the named files; a path that leaves the worktree is never read."""
     out = []
     for rel in paths:
-        path = root / rel
         try:
-            exists = path.is_file() and not path.is_symlink()
+            path = check_path(root, rel)
+        except UnsafePathError as exc:
+            out.append({"path": rel, "exists": False, "content": "",
+                        "refused": f"refused: {exc.reason}"})
+            continue
+        try:
+            exists = path.is_file()
             content = path.read_text(encoding="utf-8", errors="replace") if exists else ""
         except OSError:
             exists, content = False, ""
-        out.append({"path": rel, "exists": exists, "content": content})
+        out.append({"path": rel, "exists": exists, "content": content, "refused": ""})
     return out
 
 
