@@ -6,22 +6,36 @@ same templates serve ``baton run`` and ``baton packets``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
 ROLE_TEMPLATES = ("planner", "implementer", "reviewer", "verifier")
 
 
+def fenced(text: str, lang: str = "") -> str:
+    """``text`` in a code fence longer than any backtick run inside it.
+
+    Repository text is data: a file holding ``` must not be able to close the fence and
+    continue as if it were baton's own prompt.
+    """
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
+
+
 @lru_cache(maxsize=1)
 def _env():
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("baton", "prompts"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["fenced"] = fenced
+    return env
 
 
 def render(role: str, **context: Any) -> list[dict[str, str]]:
