@@ -1,0 +1,55 @@
+"""Golden files for the prompts every role is sent.
+
+A change to a template shows up here as a diff to review. Regenerate with:
+
+    BATON_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from baton import prompts
+from baton.models import PlanPacket
+
+GOLDEN = Path(__file__).parent / "golden"
+PACKET = PlanPacket(title="median", goal="add median()", files=["stats.py"],
+                    acceptance_criteria=["median([3, 1, 2]) == 2"])
+FILES = [{"path": "stats.py", "exists": True, "refused": "",
+          "content": "def mean(values):\n    return sum(values) / len(values)\n"},
+         {"path": "tests/test_median.py", "exists": False, "content": "", "refused": ""},
+         {"path": "../secret", "exists": False, "content": "",
+          "refused": "refused: '..' segments are not allowed"}]
+CASES = {
+    "planner": dict(task="Add median()", repo_map="stats.py (120 B): mean",
+                    key_files=[{"path": "README.md", "content": "# stats\n"}], max_packets=5,
+                    repair_errors=["rollback: must not be empty"]),
+    "implementer": dict(task="Add median()", plan_text="## Summary\nAdd median().\n",
+                        packet=PACKET, packet_index=1, packet_count=2, files=FILES,
+                        required_fixes=["sort the values first"], round=2,
+                        edit_error="edit 1 of 1 (stats.py): SEARCH text not found"),
+    "reviewer": dict(task="Add median()", plan_text="## Summary\nAdd median().\n",
+                     packet=PACKET, packet_index=1, packet_count=2, round=1, max_rounds=2,
+                     flags=["changed outside the plan: README.md"],
+                     diff="--- a/stats.py\n+++ b/stats.py\n@@ -1 +1,2 @@\n+def median(v): ...\n"),
+    "verifier": dict(decision="go", evidence=[
+        {"command": "python -m pytest -q", "source": "config", "ran": True, "exit_code": 0,
+         "timed_out": False, "duration_s": 1.25, "output_tail": "3 passed\n",
+         "reason_not_run": None},
+        {"command": "make lint", "source": "reviewer", "ran": False, "exit_code": None,
+         "timed_out": False, "duration_s": None, "output_tail": "",
+         "reason_not_run": "not on command_allowlist"}]),
+}
+
+
+@pytest.mark.parametrize("role", sorted(CASES))
+def test_prompt_matches_its_golden_file(role):
+    rendered = prompts.as_markdown(role, prompts.render(role, **CASES[role]))
+    golden = GOLDEN / f"{role}.md"
+    if os.environ.get("BATON_REGEN_GOLDEN"):
+        golden.write_text(rendered, encoding="utf-8")
+    assert golden.is_file(), f"missing {golden}; regenerate with BATON_REGEN_GOLDEN=1"
+    assert rendered == golden.read_text(encoding="utf-8")
