@@ -53,3 +53,16 @@ def test_prompt_matches_its_golden_file(role):
         golden.write_text(rendered, encoding="utf-8")
     assert golden.is_file(), f"missing {golden}; regenerate with BATON_REGEN_GOLDEN=1"
     assert rendered == golden.read_text(encoding="utf-8")
+
+
+def test_summary_report_matches_its_golden_file(tmp_path):
+    from test_report import complete_run
+
+    from baton.report import render_summary
+
+    run_dir = complete_run(tmp_path / "run")
+    rendered = render_summary(run_dir).replace(str(tmp_path), "<tmp>")
+    golden = GOLDEN / "summary.md"
+    if os.environ.get("BATON_REGEN_GOLDEN"):
+        golden.write_text(rendered, encoding="utf-8")
+    assert rendered == golden.read_text(encoding="utf-8")
