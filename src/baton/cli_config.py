@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -51,28 +50,6 @@ def policies_cmd(repo, config_file, as_json):
 @handle_errors
 def init_cmd(repo, user_level, force):
     """Write a commented starting configuration."""
-    import jinja2
+    from .starter import write_starting_config
 
-    from .config import user_config_path
-    from .detect import detect_test_commands
-    from .errors import UserError
-    from .runstore import find_repo_root
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("baton", "templates"),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    if user_level:
-        target = user_config_path()
-        text = env.get_template("user-config.toml.j2").render()
-    else:
-        root = find_repo_root(repo)
-        target = root / "baton.toml"
-        commands = detect_test_commands(root) or ["python -m pytest -q"]
-        text = env.get_template("baton.toml.j2").render(verify_commands=commands,
-                                                        user_config=user_config_path())
-    if target.exists() and not force:
-        raise UserError(f"{target} exists; pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    if user_level:
-        os.chmod(target, 0o600)
-    click.echo(f"wrote {target}")
+    click.echo(f"wrote {write_starting_config(repo, user_level=user_level, force=force)}")

@@ -118,10 +118,11 @@ def write_packets(task: str, title: str, repo: Path, out: Path, *, force: bool =
     script = out / "verify.sh"
     script.write_text(verify_script(root, commands, source), encoding="utf-8")
     script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    (out / "plan.md").write_text(_render("plan.md.j2", task=task, title=title))
-    (out / "review_checklist.md").write_text(_render("review_checklist.md.j2", task=task))
-    (out / "README.md").write_text(_render("packets_readme.md.j2", workflow=workflow, out=out,
-                                           roles=ROLES))
+    render = prompts.render_template
+    (out / "plan.md").write_text(render("plan.md.j2", task=task, title=title))
+    (out / "review_checklist.md").write_text(render("review_checklist.md.j2", task=task))
+    (out / "README.md").write_text(render("packets_readme.md.j2", workflow=workflow, out=out,
+                                          roles=ROLES))
     trace_path = out / "trace.jsonl"
     if trace_path.exists():
         trace_path.unlink()
@@ -130,11 +131,3 @@ def write_packets(task: str, title: str, repo: Path, out: Path, *, force: bool =
                routes=workflow["routes"], repo=str(root))
     trace.close()
     return workflow
-
-
-def _render(name: str, **context: Any) -> str:
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("baton", "templates"),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return env.get_template(name).render(**context)

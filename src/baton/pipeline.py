@@ -14,7 +14,7 @@ from . import roles
 from .approvals import fired_rules
 from .budget import Budget, check_prices_known
 from .commands import end_orphaned_command
-from .config import Config, Route, load_config
+from .config import Config, Route, deep_merge, load_config
 from .errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
 from .models import CommandEvidence, Plan, PlanPacket, Verdict
 from .provider import resolve_api_key
@@ -31,7 +31,7 @@ from .runstore import (
 from .secrets import SecretMasker
 from .trace import TraceWriter, now_iso, read_events
 from .verify import verify
-from .workspace import create_worktree, head_commit, open_worktree
+from .workspace import Git, create_worktree, head_commit, open_worktree
 
 EXIT = {"go": 0, "no-go": 1}
 
@@ -137,8 +137,6 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
 
 
 def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
-    from .workspace import Git
-
     changed = Git(repo_root).run("--no-optional-locks", "status", "--porcelain",
                                  "--untracked-files=no", check=False)
     if not changed.strip():
@@ -171,7 +169,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     workflow = read_workflow(run_dir)
     if workflow["state"] == "done":
         return _result_from_workflow(run_dir, workflow)
-    merged = _merge(workflow.get("overrides") or {}, overrides or {})
+    merged = deep_merge(workflow.get("overrides") or {}, overrides or {})
     config_file = Path(workflow["config_file"]) if workflow.get("config_file") else None
     config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
     routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
@@ -216,12 +214,6 @@ def _finish_decided(ctx: RunContext, event: dict[str, Any]) -> RunResult:
         return _close_done(ctx, decision, reasons, commit)
     finally:
         ctx.close()
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    from .config import deep_merge
-
-    return deep_merge(base, over)
 
 
 def _drive(ctx: RunContext, task: str) -> RunResult:
@@ -422,8 +414,3 @@ def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = ""
 
         write_summary(run_dir)
     return wf
-
-
-def load_run_config(repo_root: Path) -> Config:
-    """The configuration a new run in ``repo_root`` would use."""
-    return load_config(repo_root)

@@ -38,6 +38,19 @@ def _env():
     return env
 
 
+@lru_cache(maxsize=1)
+def _file_env():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("baton", "templates"),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def render_template(name: str, **context: Any) -> str:
+    """A file template from ``baton/templates`` (starting configs, packet files)."""
+    return _file_env().get_template(name).render(**context)
+
+
 def render(role: str, **context: Any) -> list[dict[str, str]]:
     """The chat messages for ``role`` (system, then user)."""
     env = _env()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,8 +164,3 @@ def summarize_evidence(ctx: RunContext, decision: str, evidence: list) -> str:
     text = ctx.ask("verifier", messages, "verifier/summary", packet=None, round=None)
     model = ctx.routes["verifier"].model
     return f"_Summary by {model}, from the recorded evidence only; it decides nothing._\n\n{text}"
-
-
-def dump(obj) -> str:
-    """JSON for the run folder."""
-    return json.dumps(obj, indent=2, ensure_ascii=False, default=str)

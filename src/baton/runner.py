@@ -60,7 +60,6 @@ class RunContext:
     masker: SecretMasker
     environ: dict[str, str]
     progress: Progress | None = None
-    providers: dict[str, Provider] = field(default_factory=dict)
     recorded: dict[str, str] = field(default_factory=dict)
     emitted: set[str] = field(default_factory=set)
     cut_off: set[str] = field(default_factory=set)
@@ -135,9 +134,9 @@ class RunContext:
 
         def after(attempt: Attempt) -> None:
             self._record_attempt(role, route, call_key, attempt, prompt_file, response_file,
-                                 dict(context, _estimate=estimate))
+                                 estimate, context)
 
-        provider = self.providers.get(role) or provider_for(self.config, route, self.environ)
+        provider = provider_for(self.config, route, self.environ)
         completion, _ = complete_with_retries(
             provider, request, [route.model, *route.fallbacks], self.config.retry,
             before_attempt=before, after_attempt=after,
@@ -146,9 +145,9 @@ class RunContext:
         return completion.text
 
     def _record_attempt(self, role: str, route: Route, call_key: str, attempt: Attempt,
-                        prompt_file: str, response_file: str, context: dict[str, Any]) -> None:
+                        prompt_file: str, response_file: str, estimate: int,
+                        context: dict[str, Any]) -> None:
         done = attempt.completion
-        estimate = int(context.pop("_estimate", 0))
         fields: dict[str, Any] = {
             "role": role, "call_key": call_key, "attempt": attempt.number,
             "endpoint": route.endpoint, "source": "baton", T.OPERATION: "chat",

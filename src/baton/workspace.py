@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .approvals import FileChange
@@ -88,9 +89,9 @@ class Worktree:
     branch: str
     base_commit: str
 
-    @property
+    @cached_property
     def git(self) -> Git:
-        """Git bound to the worktree."""
+        """Git bound to the worktree (its filter overrides are looked up once)."""
         return Git(self.path)
 
     def checkpoint(self) -> None:
