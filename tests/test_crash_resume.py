@@ -82,7 +82,7 @@ def kill(proc: subprocess.Popen) -> None:
 def crash_and_resume(baton, tmp_path: Path, cfg: Path, point: tuple[int, float]) -> dict:
     """Start a run, SIGKILL it ``delay`` s after its trace has ``lines`` lines, resume it."""
     lines, delay = point
-    repo = make_sample_repo(tmp_path / "crash" / f"{lines}-{delay:g}")
+    repo = make_sample_repo(tmp_path / "crash" / f"{lines}-{delay:g}-{time.monotonic_ns()}")
     proc = start_baton(baton, repo, "run", TASK, "--json", "--config", str(cfg))
     deadline = time.monotonic() + 60
     run_dir = None
@@ -117,7 +117,8 @@ def kill_points(reference: list[dict], count: int = 50) -> list[tuple[int, float
         at = (i + 0.5) * total / timed
         for k, gap in gaps:
             if at < gap:
-                points.append((k, round(at, 3)))
+                # At least a few ms into the step, so no timed point repeats a boundary.
+                points.append((k, max(round(at, 3), 0.005)))
                 break
             at -= gap
     return points
@@ -158,7 +159,7 @@ def test_sigkill_at_50_points_then_resume_finishes_like_an_uninterrupted_run(bat
     reference_trace = events(Path(reference["run_dir"]))
     trace_length = len(reference_trace)
     points = kill_points(reference_trace)
-    assert len(points) == 50
+    assert len(points) == 50 and len(set(points)) == 50, points
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=4) as pool:
