@@ -276,6 +276,8 @@ def test_a_command_orphaned_by_a_crash_is_stopped_on_resume(baton, sample_repo, 
     cfg = tmp_path / "orphan.toml"
     cfg.write_text('sandbox = "none"\n'
                    f'verify_commands = ["test -f {flag} || (touch {flag}; '
+                   # one child leaves the session: only its environment marker gives it away
+                   f'setsid -f bash -c \'exec -a {marker}-escaped sleep 120\'; '
                    f'exec -a {marker} sleep 120)"]\n')
     baton.serve(demo_script())
     proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
@@ -293,11 +295,11 @@ def test_a_command_orphaned_by_a_crash_is_stopped_on_resume(baton, sample_repo, 
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if marker.encode() in cmdline:
+            if cmdline.startswith(marker.encode()):  # the exec -a names only
                 found.append(pid)
         return found
 
-    assert alive(), "the orphan should outlive the killed baton"
+    assert len(alive()) == 2, "both orphans should outlive the killed baton"
     run_dir = run_dir_of(sample_repo)
     resumed = baton("resume", run_dir.name, "--repo", str(sample_repo), "--json")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

@@ -309,7 +309,7 @@ def test_hang_times_out_and_does_not_block_stop(serve):
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         client.with_options(timeout=0.3).chat.completions.create(model="m", messages=MESSAGES)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 8
     with pytest.raises(openai.APIConnectionError):  # hang:0.2 then closed, nothing sent
         ask(client)
     assert ask(client) == "ok"
@@ -329,7 +329,7 @@ def test_hang_times_out_and_does_not_block_stop(serve):
     started = time.monotonic()
     gw2.stop()
     thread.join(5)
-    assert time.monotonic() - started < 2 and not thread.is_alive()
+    assert time.monotonic() - started < 8 and not thread.is_alive()
     assert isinstance(outcome[0], openai.APIConnectionError)
 
 

@@ -248,7 +248,7 @@ def test_a_runaway_command_is_killed_at_the_timeout_with_nothing_left(baton, sam
         assert any("timed out" in reason for reason in result["reasons"]), result["reasons"]
         (event,) = [e for e in events(Path(result["run_dir"])) if e["type"] == "command"
                     and e["ran"]]
-        assert event["timed_out"] and 2 <= event["duration_s"] < 5, event
+        assert event["timed_out"] and 2 <= event["duration_s"] < 15, event
         assert elapsed < 30
         assert processes_with(marker) == []
     finally:

@@ -3,7 +3,11 @@
 The command runs under ``bash -c`` in its own session and process group, with stdin closed
 and stdout and stderr merged into an unnamed temporary file (no pipe to fill up). When it
 exits or times out, every process left in its group or session is killed, so background
-children never outlive it. With bubblewrap it also runs without network, on a read-only
+children never outlive it. Each command's environment also carries a fresh random marker
+(``BATON_COMMAND_ID``) that its descendants inherit; a process found with that marker is
+killed too, so a child that left the session with ``setsid`` (or double-forked and
+re-parented itself) still does not survive, unless it also scrubbed its own environment.
+With bubblewrap it also runs without network, on a read-only
 view of the system with only the worktree and a private scratch folder (``TMPDIR``)
 writable, in its own PID namespace (so even a process that escaped with ``setsid`` dies
 with it).
@@ -25,6 +29,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Literal
@@ -42,6 +47,8 @@ WATCH_INTERVAL_S = 0.25
 # Extra bytes before the kept tail that are masked too, so a secret cut by the tail's
 # first byte is still recognised and masked whole.
 MASK_MARGIN_BYTES = 4096
+# Set in every command's environment to a fresh value; descendants inherit it.
+MARKER_VARIABLE = "BATON_COMMAND_ID"
 
 _SECRET_PREFIXES = ("OPENAI_", "ANTHROPIC_")
 
@@ -143,6 +150,8 @@ def run_command(
     shell = shutil.which("bash") or "/bin/sh"
     argv = [shell, "-c", command]
     child_env = scrubbed_env(os.environ if env is None else env)
+    marker = uuid.uuid4().hex
+    child_env[MARKER_VARIABLE] = marker
     with tempfile.TemporaryFile() as output, tempfile.TemporaryDirectory(
         prefix="baton-scratch-"
     ) as scratch:
@@ -169,12 +178,12 @@ def run_command(
                 sandbox=used,
             )
         if session_file is not None:  # lets a later resume end it if this process dies
-            session_file.write_text(f"{proc.pid} {os.path.realpath(cwd)}\n")
+            session_file.write_text(f"{proc.pid} {marker} {os.path.realpath(cwd)}\n")
         try:
             outcome = _wait_exited(proc, timeout_s, output)
             duration = time.monotonic() - started
         finally:
-            _kill_session(proc.pid)  # also on KeyboardInterrupt: leave nothing running
+            _kill_session(proc.pid, marker)  # also on KeyboardInterrupt: leave nothing running
             returncode = proc.wait()
             if session_file is not None:
                 session_file.unlink(missing_ok=True)
@@ -251,61 +260,70 @@ def _exit_waiter(proc: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bo
 def end_orphaned_command(session_file: Path) -> bool:
     """Kill what a command of a crashed baton left running; True if something was found.
 
-    The session file names the command's session id and working folder; the session is
-    killed only if its leader still runs in that folder, so a reused pid is left alone.
+    The session file names the command's session id, its environment marker and its
+    working folder. Processes carrying the marker are always killed; the session and group
+    are killed only if one of their processes still runs in that folder, so a reused pid
+    is left alone.
     """
     try:
-        sid_text, cwd = session_file.read_text().split(maxsplit=1)
-        sid = int(sid_text)
+        sid_text, marker, cwd = session_file.read_text().split(maxsplit=2)
+        sid: int | None = int(sid_text)
     except (OSError, ValueError):
         return False
-    found = False
-    for pid in _members(sid):
-        try:
-            if os.path.realpath(f"/proc/{pid}/cwd").startswith(cwd.strip()):
-                found = True
-                break
-        except OSError:
-            continue
+    cwd = cwd.strip()
+    if not any(_runs_in(pid, cwd) for pid in _members(sid, None)):
+        sid = None  # the session is gone; its id may belong to someone else by now
+    found = bool(_members(sid, marker))
     if found:
-        _kill_session(sid)
+        _kill_session(sid, marker)
     session_file.unlink(missing_ok=True)
     return found
 
 
-def _kill_session(sid: int) -> None:
-    """Kill every process in the command's process group and session: TERM, grace, KILL."""
-    if not _signal_all(sid, signal.SIGTERM):
+def _runs_in(pid: int, folder: str) -> bool:
+    try:
+        return os.path.realpath(f"/proc/{pid}/cwd").startswith(folder)
+    except OSError:
+        return False
+
+
+def _kill_session(sid: int | None, marker: str | None) -> None:
+    """Kill the command's process group, session and marked processes: TERM, grace, KILL."""
+    if not _signal_all(sid, marker, signal.SIGTERM):
         return
     deadline = time.monotonic() + KILL_GRACE_S
-    while time.monotonic() < deadline and _members(sid):
+    while time.monotonic() < deadline and _members(sid, marker):
         time.sleep(0.02)
     for _ in range(100):
-        if not _signal_all(sid, signal.SIGKILL):
+        if not _signal_all(sid, marker, signal.SIGKILL):
             return
         time.sleep(0.01)
 
 
-def _signal_all(sid: int, sig: signal.Signals) -> bool:
-    """Send ``sig`` to the group and every live process of the session; True if any."""
-    members = _members(sid)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(sid, sig)
+def _signal_all(sid: int | None, marker: str | None, sig: signal.Signals) -> bool:
+    """Send ``sig`` to the group and every live member; True if there was any."""
+    members = _members(sid, marker)
+    if sid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(sid, sig)
     for pid in members:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
     return bool(members)
 
 
-def _members(sid: int) -> list[int]:
-    """Live (non-zombie) processes whose session or process group is ``sid``."""
+def _members(sid: int | None, marker: str | None) -> list[int]:
+    """Live (non-zombie) processes in session or process group ``sid``, or whose
+    environment carries ``marker`` (only this user's processes can be read)."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return _group_alive(sid)
+        return _group_alive(sid) if sid is not None else []
+    needle = f"\0{MARKER_VARIABLE}={marker}\0".encode() if marker else None
+    me = os.getpid()
     found = []
     for entry in entries:
-        if not entry.isdigit():
+        if not entry.isdigit() or int(entry) == me:
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as fh:
@@ -313,9 +331,21 @@ def _members(sid: int) -> list[int]:
         except (OSError, IndexError):
             continue
         state, pgrp, session = fields[0], int(fields[2]), int(fields[3])
-        if state not in (b"Z", b"X") and sid in (pgrp, session):
+        if state in (b"Z", b"X"):
+            continue
+        if (sid is not None and sid in (pgrp, session)) or (
+            needle is not None and _has_marker(entry, needle)
+        ):
             found.append(int(entry))
     return found
+
+
+def _has_marker(pid: str, needle: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return needle in b"\0" + fh.read()
+    except OSError:  # another user's process, or gone
+        return False
 
 
 def _group_alive(pgid: int) -> list[int]:
