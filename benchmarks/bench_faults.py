@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from baton.demo import demo_script_path, make_sample_repo
-from baton.fake_gateway import FakeGateway
+from baton.gateway.server import FakeGateway
 from baton.pipeline import start_run
 
 KINDS = ["429", "500", "502", "503", "reset", "cut"]

@@ -1,4 +1,4 @@
-"""Time `baton.tracestats.summarize` on many synthetic traces.
+"""Time `baton.runs.stats.summarize` on many synthetic traces.
 
     .venv/bin/python benchmarks/bench_trace.py [--events 1000000] [--per-run 500] [--keep DIR]
 
@@ -21,8 +21,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from baton import trace as T
-from baton.tracestats import summarize
+from baton.runs import trace as T
+from baton.runs.stats import summarize
 
 ROLES = {"planner": "openai/gpt-5", "implementer": "qwen/qwen3-coder",
          "reviewer": "anthropic/claude-sonnet-4.5", "verifier": "google/gemini-2.5-flash"}

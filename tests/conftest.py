@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from baton.demo import demo_script_path, make_sample_repo
-from baton.fake_gateway import FakeGateway
+from baton.gateway.server import FakeGateway
 
 CANARY_KEY = "sk-canary-TEST-0123456789abcdef"
 

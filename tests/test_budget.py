@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from baton.budget import Budget, Spend, check_prices_known
 from baton.config import Limits, Price, Route
 from baton.errors import BudgetExhausted, ConfigError
-from baton.pricing import UnitPrice
+from baton.llm.budget import Budget, Spend, check_prices_known
+from baton.llm.pricing import UnitPrice
 
 # $10 per million tokens either way: 1,000 tokens cost $0.01.
 TEN = UnitPrice(10.0, 10.0, None, "config")

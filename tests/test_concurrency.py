@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import demo_script, snapshot
 
-from baton.fake_gateway import FakeGateway
+from baton.gateway.server import FakeGateway
 from baton.pipeline import start_run
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from baton.edits import (
+from baton.workspace.edits import (
     AppliedEdits,
     Edit,
     EditError,
@@ -403,7 +403,7 @@ def test_symlink_swapped_in_after_check_fails_the_write_and_rolls_back(
 ) -> None:
     """A directory replaced by a symlink between check and write (a race) is not followed,
     and the files already written in the batch are restored."""
-    from baton import edits as module
+    from baton.workspace import edits as module
 
     root, outside = arena
     (root / "later").mkdir()

@@ -15,8 +15,8 @@ import openai
 import pytest
 
 from baton.errors import ConfigError
-from baton.fake_gateway import FakeGateway, load_script
-from baton.gateway_script import Script
+from baton.gateway.script import Script
+from baton.gateway.server import FakeGateway, load_script
 
 BATON = Path(sys.executable).parent / "baton"
 MESSAGES = [{"role": "user", "content": "x" * 40}]  # 10 prompt tokens

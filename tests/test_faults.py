@@ -27,7 +27,7 @@ from conftest import (
 )
 
 from baton.demo import make_sample_repo
-from baton.fake_gateway import FakeGateway
+from baton.gateway.server import FakeGateway
 from baton.pipeline import start_run
 
 TASK = "Add a median() function to stats.py, with tests."

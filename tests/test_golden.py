@@ -56,9 +56,9 @@ def test_prompt_matches_its_golden_file(role):
 
 
 def test_summary_report_matches_its_golden_file(tmp_path):
-    from test_report import complete_run
+    from test_summary import complete_run
 
-    from baton.report import render_summary
+    from baton.runs.summary import render_summary
 
     run_dir = complete_run(tmp_path / "run")
     rendered = render_summary(run_dir).replace(str(tmp_path), "<tmp>")

@@ -6,8 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from baton.budget import check_prices_known
 from baton.config import load_config
+from baton.llm.budget import check_prices_known
 
 
 def test_init_writes_a_valid_repo_config_with_priced_routes(baton, tmp_path):

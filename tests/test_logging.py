@@ -17,7 +17,7 @@ def test_debug_logging_masks_the_key(baton, sample_repo):
 def test_any_logger_that_prints_a_key_is_masked(monkeypatch, capsys):
     import logging
 
-    from baton.logs import setup_logging
+    from baton.cli.logs import setup_logging
 
     monkeypatch.setenv("SOME_SERVICE_TOKEN", "tok-0123456789-very-secret")
     setup_logging("debug")

@@ -8,8 +8,8 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from baton.config import Price
-from baton.pricing import Cost, call_cost, reported_cost, unit_price
-from baton.tokens import estimate_tokens
+from baton.llm.pricing import Cost, call_cost, reported_cost, unit_price
+from baton.llm.tokens import estimate_tokens
 
 
 @pytest.fixture(autouse=True)
@@ -183,7 +183,7 @@ def test_genai_prices_is_imported_only_when_pricing():
     import subprocess
     import sys
 
-    code = ("import sys, baton.budget, baton.pricing, baton.approvals, baton.tokens; "
+    code = ("import sys, baton.llm.budget, baton.llm.pricing, baton.approvals, baton.llm.tokens; "
             "print('genai_prices' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr

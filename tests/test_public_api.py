@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import baton
 
@@ -35,3 +36,78 @@ def test_errors_form_one_tree():
         if isinstance(obj, type) and issubclass(obj, Exception) and obj is not errors.BatonError:
             if obj.__module__ == "baton.errors":
                 assert issubclass(obj, errors.BatonError), name
+
+
+def _modules() -> list[str]:
+    root = Path(baton.__file__).parent
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        if "demo_data" in path.parts or path.name == "__main__.py":
+            continue
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.append(".".join(parts))
+    return names
+
+
+def test_every_module_imports_alone_with_no_cycle():
+    """Each module imported first, in a fresh interpreter: a cycle would fail one of them."""
+    modules = _modules()
+    assert len(modules) > 40
+    code = ("import importlib, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    for m in [m for m in sys.modules if m == 'baton' or m.startswith('baton.')]:\n"
+            "        del sys.modules[m]\n"
+            "    importlib.import_module(name)\n"
+            "print('OK', len(sys.argv) - 1)")
+    proc = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and f"OK {len(modules)}" in proc.stdout, proc.stderr
+
+
+def test_top_level_is_a_handful_of_modules_and_subpackages():
+    root = Path(baton.__file__).parent
+    modules = sorted(p.name for p in root.glob("*.py"))
+    packages = sorted(p.name for p in root.iterdir() if (p / "__init__.py").exists())
+    assert len(modules) <= 14, modules
+    assert {"cli", "gateway", "llm", "workspace", "runs", "config"} <= set(packages)
+    documented = (root.parent.parent / "docs" / "architecture.md").read_text()
+    for name in packages:
+        assert f"{name}/" in documented, f"docs/architecture.md does not describe {name}/"
+
+
+def test_no_import_cycles_between_modules():
+    """The module-level import graph (imports inside functions are lazy and allowed) is a DAG."""
+    import ast
+
+    root = Path(baton.__file__).parent
+    modules = set(_modules())
+    graph: dict[str, set[str]] = {}
+    for name in modules:
+        rel = Path(*name.split(".")[1:])
+        path = root / rel / "__init__.py" if (root / rel).is_dir() else root / f"{rel}.py"
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            deps.update(t for t in targets if t in modules and t != name and t != "baton")
+        graph[name] = deps
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*stack, node, dep]))
+            if dep not in state:
+                visit(dep, [*stack, node])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from baton import trace as T
-from baton.trace import TraceWriter
-from baton.tracestats import percentile, summarize
+from baton.runs import trace as T
+from baton.runs.stats import percentile, summarize
+from baton.runs.trace import TraceWriter
 
 REVIEWER = "anthropic/claude-sonnet-4.5"
 IMPLEMENTER = "qwen/qwen3-coder"
@@ -227,7 +227,7 @@ def test_the_same_trace_given_twice_counts_once(tmp_path):
 
 
 def test_record_offers_the_roles_of_the_workflow():
-    from baton.cli_trace import ROLE_CHOICES
+    from baton.cli.trace import ROLE_CHOICES
     from baton.config import ROLES
 
     assert ROLE_CHOICES == ROLES

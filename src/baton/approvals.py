@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from .config import Approval
-from .models import RISK_ORDER
+from baton.config import Approval
+from baton.models import RISK_ORDER
 
 ChangeStatus = Literal["A", "M", "D", "R"]
 

@@ -11,9 +11,9 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from .fake_gateway import FakeGateway
-from .pipeline import RunResult, start_run
-from .runner import Progress
+from baton.gateway.server import FakeGateway
+from baton.pipeline import RunResult, start_run
+from baton.run_context import Progress
 
 DEMO_TASK = (
     "Add a median() function to stats.py: the middle value of a non-empty sequence, "

@@ -13,14 +13,14 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from . import prompts
-from .config import ROLES, load_config
-from .detect import detect_test_commands
-from .errors import UserError
-from .repomap import key_files, repo_map
-from .runstore import find_repo_root
-from .trace import TraceWriter, now_iso
-from .workspace import tracked_files
+from baton import prompts
+from baton.config import ROLES, load_config
+from baton.errors import UserError
+from baton.runs.store import find_repo_root
+from baton.runs.trace import TraceWriter, now_iso
+from baton.workspace.detect import detect_test_commands
+from baton.workspace.git import tracked_files
+from baton.workspace.repomap import key_files, repo_map
 
 GATES = {
     "planner": "the plan is one JSON object with summary, affected_files, risks, "

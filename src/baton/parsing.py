@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .models import Plan, Verdict
+from baton.models import Plan, Verdict
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -10,16 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import roles
-from .approvals import fired_rules
-from .budget import Budget, check_prices_known
-from .commands import end_orphaned_command
-from .config import Config, Route, deep_merge, load_config
-from .errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
-from .models import CommandEvidence, Plan, PlanPacket, Verdict
-from .provider import resolve_api_key
-from .runner import Progress, RunContext, load_replay
-from .runstore import (
+from baton import roles
+from baton.approvals import fired_rules
+from baton.config import Config, Route, deep_merge, load_config
+from baton.errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
+from baton.llm.budget import Budget, check_prices_known
+from baton.llm.provider import resolve_api_key
+from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
+from baton.run_context import Progress, RunContext, load_replay
+from baton.runs.store import (
     exclude_from_git,
     find_repo_root,
     find_run,
@@ -28,10 +27,11 @@ from .runstore import (
     runs_dir,
     write_workflow,
 )
-from .secrets import SecretMasker
-from .trace import TraceWriter, now_iso, read_events
-from .verify import verify
-from .workspace import Git, create_worktree, head_commit, open_worktree
+from baton.runs.trace import TraceWriter, now_iso, read_events
+from baton.secrets import SecretMasker
+from baton.workspace.git import Git, create_worktree, head_commit, open_worktree
+from baton.workspace.sandbox import end_orphaned_command
+from baton.workspace.verify import verify
 
 EXIT = {"go": 0, "no-go": 1}
 
@@ -374,7 +374,7 @@ def _plan_or_none(ctx: RunContext) -> Plan | None:
 
 
 def _write_summary(ctx: RunContext) -> None:
-    from .report import write_summary
+    from baton.runs.summary import write_summary
 
     write_summary(ctx.run_dir)
 
@@ -410,7 +410,7 @@ def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = ""
     finally:
         trace.close()
     if not approved:
-        from .report import write_summary
+        from baton.runs.summary import write_summary
 
         write_summary(run_dir)
     return wf

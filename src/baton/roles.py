@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import prompts
-from .edits import AppliedEdits, apply_edits, parse_edits
-from .errors import EditError, ModelOutputError
-from .models import Plan, PlanPacket, Verdict
-from .parsing import OutputInvalid, parse_plan, parse_verdict
-from .repomap import key_files, repo_map
-from .runner import RunContext
-from .safepaths import UnsafePathError, check_path
-from .workspace import tracked_files
+from baton import prompts
+from baton.errors import EditError, ModelOutputError
+from baton.models import Plan, PlanPacket, Verdict
+from baton.parsing import OutputInvalid, parse_plan, parse_verdict
+from baton.run_context import RunContext
+from baton.workspace.edits import AppliedEdits, apply_edits, parse_edits
+from baton.workspace.git import tracked_files
+from baton.workspace.repomap import key_files, repo_map
+from baton.workspace.safepaths import UnsafePathError, check_path
 
 
 def plan_task(ctx: RunContext, task: str) -> Plan:

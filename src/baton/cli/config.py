@@ -1,0 +1,55 @@
+"""CLI commands about configuration: policies and init."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from baton.cli.common import handle_errors, print_json
+
+
+@click.command("policies")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A config file with the highest precedence.")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def policies_cmd(repo, config_file, as_json):
+    """List the routing policies and, for each role, the model it routes to."""
+    from baton.config import ROLES, load_config
+    from baton.runs.store import find_repo_root
+
+    config = load_config(find_repo_root(repo), config_file=config_file)
+    names = sorted({"default", *config.policies})
+    data = {name: {role: r.model_dump() for role, r in config.policy_routes(name).items()}
+            for name in names}
+    if as_json:
+        print_json({"active": config.policy, "policies": data})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="routing policies")
+    for column in ("policy", "role", "endpoint", "model", "max tokens", "fallbacks"):
+        table.add_column(column)
+    for name in names:
+        for role in ROLES:
+            r = data[name][role]
+            label = f"{name}{' (active)' if name == config.policy else ''}"
+            table.add_row(label if role == "planner" else "", role, r["endpoint"], r["model"],
+                          str(r["max_tokens"]), ", ".join(r["fallbacks"]))
+    Console().print(table)
+
+
+@click.command("init")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--user", "user_level", is_flag=True,
+              help="Write the user-level config (endpoints, allowlist) instead.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@handle_errors
+def init_cmd(repo, user_level, force):
+    """Write a commented starting configuration."""
+    from baton.config.initfile import write_starting_config
+
+    click.echo(f"wrote {write_starting_config(repo, user_level=user_level, force=force)}")

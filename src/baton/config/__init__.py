@@ -1,0 +1,318 @@
+"""Configuration: typed models and the layered loader.
+
+Layers, in rising precedence: the repository's ``baton.toml`` or ``[tool.baton]`` in
+``pyproject.toml``; the user-level file; environment variables; flags (and ``--config``).
+Endpoints (where requests and keys go) may come only from the user level, the
+environment or flags: a cloned repository must not be able to send your key elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from baton.errors import ConfigError
+
+ROLES: tuple[str, ...] = ("planner", "implementer", "reviewer", "verifier")
+Role = Literal["planner", "implementer", "reviewer", "verifier"]
+
+DEFAULT_PROTECTED = [".git", ".baton"]
+DEFAULT_APPROVAL_PATHS = [
+    ".github/workflows/**", ".gitlab-ci.yml", ".ci/**", "Jenkinsfile", ".circleci/**",
+    "**/migrations/**", "**/alembic/**", "**/*.sql",
+    "**/auth/**", "**/*auth*.py", "**/security/**",
+    "pyproject.toml", "setup.py", "setup.cfg", "requirements*.txt", "package.json",
+    "Cargo.toml", "go.mod", "Gemfile", "*.lock", "**/*.lock", "package-lock.json",
+    "poetry.lock", "uv.lock", "go.sum", "pnpm-lock.yaml", "yarn.lock",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Endpoint(_Strict):
+    """Where model requests go. Defined only at user level, in the environment or flags."""
+
+    base_url: str
+    """Base URL of an OpenAI-compatible API, e.g. ``https://openrouter.ai/api/v1``."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the key (the key itself is never stored)."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra HTTP headers sent with every request (no secrets: use the key variable)."""
+    max_concurrency: int = 8
+    """At most this many requests in flight to this endpoint from one process."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _clean_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        if parts.query or parts.fragment:
+            cleaned = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+            raise ValueError(
+                f"base URL {url!r} has a query string or fragment (tracking parameters "
+                f"leak to the provider); use {cleaned!r}"
+            )
+        return url.rstrip("/")
+
+
+class Route(_Strict):
+    """Which model serves a role, and how."""
+
+    endpoint: str = "default"
+    """Name of an endpoint from the user-level configuration."""
+    model: str
+    """Model id as the endpoint knows it, e.g. ``anthropic/claude-sonnet-4.5``."""
+    temperature: float | None = None
+    """Sampling temperature; ``None`` leaves the provider's default."""
+    max_tokens: int = 4096
+    """Most output tokens per call; also the worst case reserved against budgets."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """Models tried in order, on the same endpoint, when the primary keeps failing."""
+
+
+class Price(_Strict):
+    """A per-model price, in US dollars per million tokens (0 for local models)."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class Limits(_Strict):
+    """Hard limits; ``None`` disables a limit."""
+
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    """Most money a run (or role) may spend."""
+    max_tokens: int | None = Field(default=None, ge=0)
+    """Most input plus output tokens."""
+    max_calls: int | None = Field(default=None, ge=0)
+    """Most model calls, failed attempts included."""
+    max_wall_s: float | None = Field(default=None, ge=0)
+    """Most wall-clock seconds of model calls and commands."""
+
+
+class RetryPolicy(_Strict):
+    """How one model call is retried (the SDK's own retries are off)."""
+
+    max_attempts: int = Field(default=4, ge=1)
+    """Most attempts per model before moving to the next fallback."""
+    max_retry_after_s: float = Field(default=30, ge=0)
+    """Honour a server's Retry-After up to this; a longer wait fails the attempt at once."""
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    """First backoff ceiling; doubles per attempt (full jitter)."""
+    backoff_max_s: float = Field(default=8, ge=0)
+    """Largest backoff between attempts."""
+    attempt_timeout_s: float = Field(default=300, gt=0)
+    """Overall deadline of one attempt, covering a stream that trickles slowly."""
+
+
+class Approval(_Strict):
+    """When a change must wait for a person."""
+
+    risk_level: Literal["low", "medium", "high", "critical", "never"] = "high"
+    """Plans at or above this risk level wait; ``never`` turns the rule off."""
+    paths: list[str] = Field(default_factory=lambda: list(DEFAULT_APPROVAL_PATHS))
+    """Globs of paths whose change needs approval."""
+    test_changes: bool = True
+    """Deleting or modifying existing test files needs approval."""
+    max_diff_lines: int | None = 500
+    """A diff with more changed lines than this needs approval."""
+
+
+class Config(_Strict):
+    """The whole resolved configuration of one run."""
+
+    policy: str = "default"
+    """Name of the routing policy to use."""
+    policies: dict[str, dict[str, Route]] = Field(default_factory=dict)
+    """Named routing policies: role -> route."""
+    routes: dict[str, Route] = Field(default_factory=dict)
+    """Shortcut: routes of the ``default`` policy."""
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(default_factory=dict)
+    verify_commands: list[str] = Field(default_factory=list)
+    """Commands the verifier always runs, in order, in the worktree."""
+    run_plan_commands: bool = True
+    """Run the test commands the plan names (they are the plan's own acceptance)."""
+    command_allowlist: list[str] = Field(default_factory=list)
+    """Prefixes of model-proposed commands that may run (user level or flags only)."""
+    allow_model_commands: bool = False
+    """Run every model-proposed command (user level or flags only)."""
+    command_timeout_s: float = 600
+    max_output_bytes: int = 64_000
+    max_review_rounds: int = Field(default=2, ge=1)
+    max_edit_attempts: int = Field(default=2, ge=1)
+    max_plan_attempts: int = Field(default=2, ge=1)
+    max_packets: int = Field(default=5, ge=1)
+    repo_map_bytes: int = 12_000
+    summarize_evidence: bool = False
+    protected_paths: list[str] = Field(default_factory=list)
+    sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    limits: Limits = Field(default_factory=Limits)
+    role_limits: dict[str, Limits] = Field(default_factory=dict)
+    approval: Approval = Field(default_factory=Approval)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    stream: bool = True
+    """Stream responses (usage is requested at the end of the stream)."""
+
+    def policy_routes(self, name: str | None = None) -> dict[str, Route]:
+        """The routes of a policy, every role filled."""
+        name = name or self.policy
+        base = dict(DEFAULT_ROUTES)
+        if name == "default":
+            base.update(self.routes)
+            base.update(self.policies.get("default", {}))
+        elif name in self.policies:
+            base.update(self.policies[name])
+        else:
+            known = ", ".join(sorted({"default", *self.policies})) or "default"
+            raise ConfigError(f"unknown policy {name!r}; known policies: {known}")
+        return base
+
+    def endpoint(self, name: str) -> Endpoint:
+        """A named endpoint, or a clear error saying how to define it."""
+        if name in self.endpoints:
+            return self.endpoints[name]
+        raise ConfigError(
+            f"no endpoint named {name!r}. Define it in your user config "
+            f"({user_config_path()}) as [endpoints.{name}] with base_url and api_key_env, "
+            "or set OPENAI_BASE_URL for the 'default' endpoint."
+        )
+
+
+DEFAULT_ROUTES: dict[str, Route] = {
+    "planner": Route(model="openai/gpt-5", max_tokens=8000),
+    "implementer": Route(model="qwen/qwen3-coder", max_tokens=16000),
+    "reviewer": Route(model="anthropic/claude-sonnet-4.5", max_tokens=6000),
+    "verifier": Route(model="google/gemini-2.5-flash", max_tokens=2000),
+}
+
+# Keys a repository file may not set: they decide where keys and commands go.
+REPO_FORBIDDEN = {
+    "endpoints": "endpoints (base URL and key variable)",
+    "command_allowlist": "the allowlist of model-proposed commands",
+    "allow_model_commands": "running model-proposed commands",
+    "sandbox": "the sandbox choice",
+}
+
+
+def user_config_path(environ: dict[str, str] | None = None) -> Path:
+    """Where the user-level configuration lives (``$BATON_CONFIG`` overrides)."""
+    env = os.environ if environ is None else environ
+    if env.get("BATON_CONFIG"):
+        return Path(env["BATON_CONFIG"])
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "baton" / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file and retry") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def repo_layer(repo: Path) -> tuple[dict[str, Any], Path | None]:
+    """The repository's own settings and the file they came from."""
+    toml = repo / "baton.toml"
+    if toml.is_file():
+        return _read_toml(toml), toml
+    pyproject = repo / "pyproject.toml"
+    if pyproject.is_file():
+        data = _read_toml(pyproject).get("tool", {}).get("baton")
+        if data:
+            return data, pyproject
+    return {}, None
+
+
+def _check_repo_layer(data: dict[str, Any], source: Path) -> None:
+    for key, what in REPO_FORBIDDEN.items():
+        if key in data:
+            raise ConfigError(
+                f"{source} sets '{key}': a repository's config may not choose {what} "
+                "(a cloned repo could send your key or run commands you did not allow). "
+                f"Move it to your user config ({user_config_path()}), the environment or "
+                "flags, and remove it from the repository file."
+            )
+
+
+def env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    """Settings from environment variables."""
+    data: dict[str, Any] = {}
+    if environ.get("OPENAI_BASE_URL"):
+        data["endpoints"] = {
+            "default": {"base_url": environ["OPENAI_BASE_URL"], "api_key_env": "OPENAI_API_KEY"}
+        }
+    if environ.get("BATON_POLICY"):
+        data["policy"] = environ["BATON_POLICY"]
+    limits = {}
+    for key in ("max_cost_usd", "max_tokens", "max_calls", "max_wall_s"):
+        value = environ.get(f"BATON_{key.upper()}")
+        if value:
+            limits[key] = value
+    if limits:
+        data["limits"] = limits
+    return data
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``over`` into a copy of ``base``; tables merge, everything else replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(
+    repo: Path,
+    *,
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Config:
+    """Resolve the configuration of a run in ``repo`` from every layer."""
+    environ = dict(os.environ if environ is None else environ)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    data, source = repo_layer(repo)
+    if source is not None:
+        _check_repo_layer(data, source)
+        layers.append((str(source), data))
+    user = user_config_path(environ)
+    if user.is_file():
+        layers.append((str(user), _read_toml(user)))
+    layers.append(("environment", env_layer(environ)))
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"--config {config_file}: no such file")
+        layers.append((str(config_file), _read_toml(config_file)))
+    if overrides:
+        layers.append(("flags", overrides))
+    merged: dict[str, Any] = {}
+    for _, layer in layers:
+        merged = deep_merge(merged, layer)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, [name for name, _ in layers])) from exc
+
+
+def _explain(exc: ValidationError, sources: list[str]) -> str:
+    lines = ["invalid configuration:"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    lines.append(f"read from: {', '.join(sources)}. Fix the setting and retry.")
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""One run's context: its folder, trace, budget and worktree, and the model-call step.
+
+A run can be replayed: a model call whose response is already recorded in the trace is
+answered from the run folder instead of the endpoint, so ``resume`` repeats at most the
+one call that was in flight when the process stopped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baton.config import Config, Route
+from baton.errors import RunLocked
+from baton.llm.budget import Budget
+from baton.llm.pricing import call_cost, reported_cost, unit_price
+from baton.llm.provider import ChatRequest, Completion, OpenAIProvider, Provider, resolve_api_key
+from baton.llm.retry import Attempt, complete_with_retries
+from baton.llm.tokens import estimate_tokens
+from baton.runs import trace as T
+from baton.runs.store import read_workflow, write_workflow
+from baton.secrets import SecretMasker
+from baton.workspace.git import Worktree
+
+Progress = Callable[[dict[str, Any]], None]
+
+_PROVIDERS: dict[tuple, OpenAIProvider] = {}
+_PROVIDERS_LOCK = threading.Lock()
+
+
+def provider_for(config: Config, route: Route, environ: dict[str, str]) -> Provider:
+    """A provider per endpoint, shared by every run in this process (one concurrency cap)."""
+    endpoint = config.endpoint(route.endpoint)
+    key = resolve_api_key(endpoint, environ)
+    ident = (endpoint.base_url, endpoint.api_key_env, tuple(sorted(endpoint.headers.items())),
+             key)
+    with _PROVIDERS_LOCK:  # two providers for one endpoint would double its concurrency cap
+        if ident not in _PROVIDERS:
+            _PROVIDERS[ident] = OpenAIProvider(endpoint, key)
+        return _PROVIDERS[ident]
+
+
+@dataclass
+class RunContext:
+    """Everything one run's steps share. No global state: many runs may share a process."""
+
+    run_id: str
+    run_dir: Path
+    repo_root: Path
+    config: Config
+    routes: dict[str, Route]
+    worktree: Worktree
+    trace: T.TraceWriter
+    budget: Budget
+    masker: SecretMasker
+    environ: dict[str, str]
+    progress: Progress | None = None
+    recorded: dict[str, str] = field(default_factory=dict)
+    emitted: set[str] = field(default_factory=set)
+    cut_off: set[str] = field(default_factory=set)
+    """Call keys whose answer stopped at max_tokens (finish reason ``length``)."""
+    _lock_fd: int | None = None
+
+    # -- trace and files -------------------------------------------------------------
+
+    def emit(self, type_: str, *, key: str | None = None, **fields: Any) -> None:
+        """Append an event once (a replayed step with the same key is not written again)."""
+        if key is not None:
+            if key in self.emitted:
+                return
+            self.emitted.add(key)
+            fields["step"] = key
+        event = self.trace.emit(type_, **self.masker.mask_obj(fields))
+        if self.progress is not None:
+            self.progress(event)
+
+    def write(self, relpath: str, text: str) -> Path:
+        """Write a run-folder file with secrets masked."""
+        path = self.run_dir / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.masker.mask(text), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def update_workflow(self, **fields: Any) -> dict[str, Any]:
+        """Merge fields into workflow.json."""
+        data = read_workflow(self.run_dir)
+        data.update(fields, updated=T.now_iso())
+        write_workflow(self.run_dir, data)
+        return data
+
+    def cut_note(self, call_key: str, role: str) -> str:
+        """A hint for the model when its answer was cut off at max_tokens, else ''."""
+        if call_key not in self.cut_off:
+            return ""
+        return (f"\nYour answer was cut off at max_tokens={self.routes[role].max_tokens}: "
+                "make it shorter (fewer, smaller blocks).")
+
+    def _next_number(self) -> int:
+        folder = self.run_dir / "packets"
+        return len(list(folder.glob("*.md"))) + 1 if folder.is_dir() else 1
+
+    # -- the model-call step ---------------------------------------------------------
+
+    def ask(self, role: str, messages: list[dict[str, str]], call_key: str,
+            **context: Any) -> str:
+        """The text answer of ``role``'s model to ``messages``, recorded or replayed."""
+        if call_key in self.recorded:
+            return (self.run_dir / self.recorded[call_key]).read_text(encoding="utf-8")
+        from baton.prompts import as_markdown
+
+        route = self.routes[role]
+        number = self._next_number()
+        prompt_file = f"packets/{number:02d}-{role}.md"
+        response_file = f"responses/{number:02d}-{role}.md"
+        self.write(prompt_file, as_markdown(role, messages, header=f"call: `{call_key}`"))
+        request = ChatRequest(
+            model=route.model, messages=messages, max_tokens=route.max_tokens,
+            temperature=route.temperature, stream=self.config.stream,
+            headers={"X-Baton-Run": self.run_id, "X-Baton-Call": call_key},
+        )
+        estimate = estimate_tokens(messages)
+
+        def before(model: str) -> None:
+            self.budget.reserve(role, model, est_input_tokens=estimate,
+                                max_output_tokens=route.max_tokens,
+                                price=unit_price(model, self.config.prices))
+
+        def after(attempt: Attempt) -> None:
+            self._record_attempt(role, route, call_key, attempt, prompt_file, response_file,
+                                 estimate, context)
+
+        provider = provider_for(self.config, route, self.environ)
+        completion, _ = complete_with_retries(
+            provider, request, [route.model, *route.fallbacks], self.config.retry,
+            before_attempt=before, after_attempt=after,
+        )
+        self.recorded[call_key] = response_file
+        return completion.text
+
+    def _record_attempt(self, role: str, route: Route, call_key: str, attempt: Attempt,
+                        prompt_file: str, response_file: str, estimate: int,
+                        context: dict[str, Any]) -> None:
+        done = attempt.completion
+        fields: dict[str, Any] = {
+            "role": role, "call_key": call_key, "attempt": attempt.number,
+            "endpoint": route.endpoint, "source": "baton", T.OPERATION: "chat",
+            T.MODEL: attempt.model, "latency_s": round(attempt.latency_s, 4),
+            "prompt_file": prompt_file, **context,
+        }
+        if done is None:
+            err = attempt.error
+            self.budget.record(role, input_tokens=None, output_tokens=None, cost_usd=0.0,
+                               wall_s=attempt.latency_s)
+            fields.update(outcome="error", error=str(err),
+                          status_code=err.status_code if err else None,
+                          cost_usd=0.0, cost_source="no-usage")
+            self.emit("model.call", **fields)
+            return
+        cost = call_cost(
+            attempt.model, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
+            cached_tokens=done.cached_tokens or 0,
+            reported_usd=reported_cost(done.usage, done.headers), prices=self.config.prices,
+        )
+        charge = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
+        if charge:
+            fields["budget_charge"] = charge
+            self.budget.record(role, input_tokens=charge["input_tokens"],
+                               output_tokens=charge["output_tokens"],
+                               cost_usd=charge["cost_usd"], wall_s=done.latency_s)
+        else:
+            self.budget.record(role, input_tokens=done.input_tokens,
+                               output_tokens=done.output_tokens, cost_usd=cost.usd,
+                               wall_s=done.latency_s)
+        self.write(response_file, done.text)
+        if done.finish_reason == "length":
+            self.cut_off.add(call_key)
+        fields.update(
+            outcome="ok", response_file=response_file, cost_usd=cost.usd,
+            cost_source=cost.source, **{
+                T.RESPONSE_MODEL: done.model, T.RESPONSE_ID: done.response_id,
+                T.FINISH_REASONS: [done.finish_reason] if done.finish_reason else [],
+                T.INPUT_TOKENS: done.input_tokens, T.OUTPUT_TOKENS: done.output_tokens,
+                T.CACHED_TOKENS: done.cached_tokens,
+            },
+        )
+        self.emit("model.call", **fields)
+
+    def _charge_without_usage(self, model: str, route: Route, done: Completion,
+                              cost_usd: float | None, estimate: int) -> dict[str, Any] | None:
+        """When the provider reported no usage, charge the budget the call's worst case.
+
+        The trace keeps the unknown as unknown; only the budget counts the worst case, so a
+        gateway that omits usage cannot make a hard limit silently stop holding.
+        """
+        if done.input_tokens is not None and done.output_tokens is not None:
+            return None
+        price = unit_price(model, self.config.prices)
+        worst = price.cost(estimate, route.max_tokens) if price is not None else None
+        return {"input_tokens": done.input_tokens if done.input_tokens is not None else estimate,
+                "output_tokens": done.output_tokens if done.output_tokens is not None
+                else route.max_tokens,
+                "cost_usd": cost_usd if cost_usd is not None else worst,
+                "reason": "the provider reported no usage: the budget is charged the worst case"}
+
+    # -- exclusive access ------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Hold the run for this process; a second process is refused, not queued."""
+        fd = os.open(self.run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunLocked(
+                f"run {self.run_id} is being worked on by another baton process; "
+                "wait for it to finish, then try again"
+            ) from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the lock and close the trace."""
+        self.trace.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def load_replay(events: list[dict[str, Any]]) -> tuple[dict[str, str], set[str], set[str]]:
+    """Recorded responses by call key, keys of steps already traced, cut-off call keys."""
+    recorded: dict[str, str] = {}
+    emitted: set[str] = set()
+    cut_off: set[str] = set()
+    for event in events:
+        if event.get("type") == "model.call" and event.get("outcome") == "ok":
+            if event.get("call_key") and event.get("response_file"):
+                recorded[event["call_key"]] = event["response_file"]
+                if "length" in (event.get(T.FINISH_REASONS) or []):
+                    cut_off.add(event["call_key"])
+        if event.get("step"):
+            emitted.add(event["step"])
+    return recorded, emitted, cut_off

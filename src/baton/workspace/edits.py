@@ -1,0 +1,430 @@
+"""Parse the implementer's edit blocks and apply them inside a worktree, all or nothing.
+
+The format is described in docs/edit-format.md. Applying works in two phases: every path
+is checked and every edit is matched against the files in memory; only if all of that
+succeeds are the files written, each atomically, and a failed write rolls back the ones
+already written. Paths are checked component by component with ``lstat`` and written
+through directory file descriptors opened with ``O_NOFOLLOW``, so no symlink, ``..`` or
+``.git`` path can make an edit land outside the worktree or inside git's own files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from baton.errors import EditError
+from baton.workspace.editformat import FORMAT_HELP, Edit, parse_edits
+from baton.workspace.safepaths import (
+    MAX_FILE_BYTES,
+    UnsafePathError,
+    check_path,
+)
+
+__all__ = [
+    "FORMAT_HELP",
+    "MAX_FILE_BYTES",
+    "AppliedEdits",
+    "Edit",
+    "UnsafePathError",
+    "apply_edits",
+    "check_path",
+    "parse_edits",
+]
+
+@dataclass
+class AppliedEdits:
+    """What apply_edits changed: files written and lines added and removed."""
+
+    files: list[str]
+    added: int
+    removed: int
+    per_file: dict[str, tuple[int, int]]
+    outside_plan: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+# --- applying ----------------------------------------------------------------------------
+
+
+@dataclass
+class _File:
+    """One file the batch touches: what is on disk now and what it will become."""
+
+    rel: str
+    parts: list[str]
+    original: bytes | None  # None: the file does not exist yet
+    mode: int | None
+    text: str  # with "\n" line endings; CRLF files are converted back on write
+    crlf: bool
+    new_bytes: bytes = b""
+
+
+def apply_edits(
+    root: Path,
+    edits: Sequence[Edit],
+    *,
+    protected: Iterable[str] = (),
+    allowed_files: Iterable[str] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> AppliedEdits:
+    """Apply every edit under ``root``, or none of them; EditError says what to fix."""
+    root_real = Path(os.path.realpath(root))
+    protected = list(protected)
+    files: dict[str, _File] = {}
+    problems: list[str] = []
+    for number, edit in enumerate(edits, 1):
+        rel = (
+            check_path(root_real, edit.path, protected=protected).relative_to(root_real).as_posix()
+        )
+        if rel not in files:
+            files[rel] = _load(root_real, rel, max_file_bytes)
+        state = files[rel]
+        try:
+            state.text = _apply_one(state, edit)
+        except EditError as exc:
+            problems.append(f"edit {number} of {len(edits)} ({rel}): {exc}")
+    if problems:
+        raise EditError("\n\n".join(problems) + "\n\nNo file was changed; fix these and resend.")
+    _check_nesting(files)
+    changed = [f for f in files.values() if _render(f, max_file_bytes) != f.original]
+    _write_all(root_real, changed)
+    return _summary(files, changed, allowed_files)
+
+
+def _load(root: Path, rel: str, max_file_bytes: int) -> _File:
+    parts = rel.split("/")
+    try:
+        data, mode = _read_file(root, parts, max_file_bytes)
+    except FileNotFoundError:
+        return _File(rel, parts, None, None, "", False)
+    except OSError as exc:
+        raise UnsafePathError(rel, f"cannot read it safely: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditError(f"{rel} is not UTF-8 text; baton only edits text files") from None
+    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
+    return _File(rel, parts, data, mode, text.replace("\r\n", "\n") if crlf else text, crlf)
+
+
+def _read_file(root: Path, parts: list[str], max_file_bytes: int) -> tuple[bytes, int]:
+    dir_fd = _open_dirs(root, parts[:-1], created=None)
+    try:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(parts[-1], flags, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError("/".join(parts), "the path is not a regular file")
+        if st.st_size > max_file_bytes:
+            raise UnsafePathError(
+                "/".join(parts), f"the file is larger than {max_file_bytes} bytes; edit it by hand"
+            )
+        return fh.read(max_file_bytes + 1), stat.S_IMODE(st.st_mode)
+
+
+def _apply_one(state: _File, edit: Edit) -> str:
+    exists = state.original is not None or bool(state.text)
+    if edit.kind == "whole":
+        return edit.replace
+    if edit.kind == "create" or not edit.search:
+        if state.text.strip():
+            raise EditError(
+                "the SEARCH section is empty, which creates a file, but this file already "
+                "exists and is not empty; put the lines to change in SEARCH, or use a "
+                "FILE block to replace the whole file"
+            )
+        return edit.replace
+    if not exists:
+        raise EditError("the file does not exist; to create it, leave the SEARCH section empty")
+    return _replace_once(state.text, edit.search, edit.replace, state.rel)
+
+
+def _replace_once(text: str, search: str, replace: str, rel: str) -> str:
+    starts = _anchored_occurrences(text, search)
+    if len(starts) == 1:
+        return text[: starts[0]] + replace + text[starts[0] + len(search) :]
+    if len(starts) > 1:
+        raise _ambiguous(rel, [text.count("\n", 0, s) + 1 for s in starts])
+    lines, wanted = _lines(text), _lines(search)
+    found = _tolerant_occurrences(lines, wanted)
+    if len(found) == 1:
+        return _splice_lines(lines, found[0], len(wanted), replace)
+    if len(found) > 1:
+        raise _ambiguous(rel, [i + 1 for i in found])
+    raise EditError(_not_found_message(rel, lines, wanted))
+
+
+def _anchored_occurrences(text: str, search: str) -> list[int]:
+    """Offsets where ``search`` occurs starting at the beginning of a line."""
+    found: list[int] = []
+    at = text.find(search)
+    while at != -1:
+        if at == 0 or text[at - 1] == "\n":
+            found.append(at)
+            at = text.find(search, at + len(search))
+        else:
+            at = text.find(search, at + 1)
+    return found
+
+
+def _tolerant_occurrences(lines: list[str], wanted: list[str]) -> list[int]:
+    """Line indices where ``wanted`` matches when trailing whitespace is ignored."""
+    if not wanted:
+        return []
+    want = [w.rstrip() for w in wanted]
+    have = [h.rstrip() for h in lines]
+    first, k = want[0], len(want)
+    return [i for i in range(len(have) - k + 1) if have[i] == first and have[i : i + k] == want]
+
+
+def _splice_lines(lines: list[str], start: int, count: int, replace: str) -> str:
+    end = start + count
+    if end == len(lines) and not lines[-1].endswith("\n") and replace.endswith("\n"):
+        replace = replace[:-1]  # the file had no final newline; keep it that way
+    return "".join(lines[:start]) + replace + "".join(lines[end:])
+
+
+def _lines(text: str) -> list[str]:
+    """Lines with their "\n"; unlike str.splitlines, only "\n" ends a line."""
+    pieces = text.split("\n")
+    lines = [p + "\n" for p in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    return lines
+
+
+def _ambiguous(rel: str, line_numbers: list[int]) -> EditError:
+    where = ", ".join(map(str, line_numbers[:8])) + (", ..." if len(line_numbers) > 8 else "")
+    return EditError(
+        f"the SEARCH text occurs {len(line_numbers)} times in {rel} (at lines {where}); "
+        "add more surrounding lines to SEARCH so it matches exactly one place"
+    )
+
+
+SHOW_LINES = 12
+
+
+def _not_found_message(rel: str, lines: list[str], wanted: list[str]) -> str:
+    head = _indent(wanted[:SHOW_LINES], 1, numbered=False)
+    message = f"the SEARCH text was not found in {rel}. It begins:\n{head}"
+    start = _most_similar(lines, wanted)
+    if start is not None:
+        shown = lines[start : start + min(len(wanted), SHOW_LINES)]
+        message += f"\nThe most similar part of {rel} (from line {start + 1}):\n" + _indent(
+            shown, start + 1, numbered=True
+        )
+    return message + "\nCopy the SEARCH lines exactly from the current file, indentation included."
+
+
+def _indent(lines: list[str], first: int, *, numbered: bool) -> str:
+    out = []
+    for n, line in enumerate(lines, first):
+        prefix = f"{n:>5} | " if numbered else "    | "
+        out.append(prefix + line.rstrip("\n"))
+    return "\n".join(out)
+
+
+MAX_HINT_LINES = 20_000
+MIN_SIMILARITY = 0.6
+
+
+def _most_similar(lines: list[str], wanted: list[str]) -> int | None:
+    """Start of the region of ``lines`` most like ``wanted``: lines vote for an offset."""
+    if not lines or len(lines) > MAX_HINT_LINES:
+        return None
+    have = [h.strip() for h in lines]
+    probes = [(i, w.strip()) for i, w in enumerate(wanted) if len(w.strip()) > 2][:12]
+    votes: dict[int, float] = {}
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    for offset, probe in probes:
+        matcher.set_seq2(probe)
+        for index, line in enumerate(have):
+            matcher.set_seq1(line)
+            if (
+                matcher.real_quick_ratio() >= MIN_SIMILARITY
+                and matcher.quick_ratio() >= MIN_SIMILARITY
+                and (score := matcher.ratio()) >= MIN_SIMILARITY
+            ):
+                start = max(0, index - offset)
+                votes[start] = votes.get(start, 0.0) + score
+    if not votes:
+        return None
+    return max(votes, key=lambda s: (votes[s], -s))
+
+
+def _check_nesting(files: dict[str, _File]) -> None:
+    """Refuse a batch in which one edit's file is another edit's directory."""
+    names = sorted(files)
+    for name in names:
+        for other in names:
+            if other.startswith(name + "/"):
+                raise UnsafePathError(
+                    other, f"another edit in this batch writes {name!r} as a file"
+                )
+
+
+def _render(state: _File, max_file_bytes: int) -> bytes:
+    """The bytes to write for ``state``, after the checks on new content."""
+    text = state.text.replace("\n", "\r\n") if state.crlf else state.text
+    if "\x00" in text:
+        raise EditError(f"{state.rel}: the new content contains NUL bytes; only text is written")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EditError(f"{state.rel}: the new content is not valid UTF-8 text") from None
+    if len(data) > max_file_bytes:
+        raise UnsafePathError(
+            state.rel,
+            f"the new content is {len(data)} bytes, over the {max_file_bytes}-byte limit",
+        )
+    state.new_bytes = data
+    return data
+
+
+def _summary(
+    files: dict[str, _File], changed: list[_File], allowed: Iterable[str] | None
+) -> AppliedEdits:
+    per_file: dict[str, tuple[int, int]] = {}
+    for state in changed:
+        old = (state.original or b"").decode("utf-8").replace("\r\n", "\n")
+        per_file[state.rel] = _count_lines(old, state.text)
+    names = [s.rel for s in changed]
+    outside: list[str] = []
+    if allowed is not None:
+        plan = {"/".join(p for p in a.split("/") if p not in ("", ".")) for a in allowed}
+        outside = [n for n in names if n not in plan]
+    return AppliedEdits(
+        files=names,
+        added=sum(a for a, _ in per_file.values()),
+        removed=sum(r for _, r in per_file.values()),
+        per_file=per_file,
+        outside_plan=outside,
+        unchanged=[n for n in files if n not in per_file],
+    )
+
+
+def _count_lines(old: str, new: str) -> tuple[int, int]:
+    added = removed = 0
+    matcher = difflib.SequenceMatcher(None, _lines(old), _lines(new))
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            removed += i2 - i1
+        if tag in ("replace", "insert"):
+            added += j2 - j1
+    return added, removed
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _write_all(root: Path, changed: list[_File]) -> None:
+    """Write every file atomically; if one write fails, put back the ones already written."""
+    written: list[_File] = []
+    created_dirs: list[tuple[str, ...]] = []
+    for state in changed:
+        try:
+            _write_file(root, state.parts, state.new_bytes, state.mode, created_dirs)
+        except (OSError, EditError) as exc:
+            leftovers = _rollback(root, written, created_dirs)
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            note = f" Could not restore: {', '.join(leftovers)}." if leftovers else ""
+            raise EditError(
+                f"writing {state.rel} failed ({detail}); no file was changed.{note}"
+            ) from exc
+        written.append(state)
+
+
+def _write_file(
+    root: Path,
+    parts: list[str],
+    data: bytes,
+    mode: int | None,
+    created_dirs: list[tuple[str, ...]] | None,
+) -> None:
+    dir_fd = _open_dirs(root, parts[:-1], created=created_dirs)
+    name = parts[-1]
+    tmp = f".baton-{os.urandom(6).hex()}.tmp"
+    try:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError("/".join(parts), "the path is no longer a regular file")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags, 0o666 if mode is None else mode, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                if mode is not None:
+                    os.fchmod(fh.fileno(), mode)
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            _unlink_quietly(tmp, dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
+
+
+def _open_dirs(root: Path, parts: list[str], *, created: list[tuple[str, ...]] | None) -> int:
+    """A descriptor for root/parts, never following a symlink; creates missing dirs if asked."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        for depth, part in enumerate(parts, 1):
+            try:
+                next_fd = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                if created is None:
+                    raise
+                os.mkdir(part, 0o777, dir_fd=fd)
+                created.append(tuple(parts[:depth]))
+                next_fd = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _rollback(root: Path, written: list[_File], created_dirs: list[tuple[str, ...]]) -> list[str]:
+    """Restore written files and remove created directories; the names that could not be."""
+    failed: list[str] = []
+    for state in reversed(written):
+        try:
+            if state.original is None:
+                dir_fd = _open_dirs(root, state.parts[:-1], created=None)
+                try:
+                    os.unlink(state.parts[-1], dir_fd=dir_fd)
+                finally:
+                    os.close(dir_fd)
+            else:
+                _write_file(root, state.parts, state.original, state.mode, None)
+        except (OSError, EditError):
+            failed.append(state.rel)
+    for parts in reversed(created_dirs):
+        try:
+            dir_fd = _open_dirs(root, list(parts[:-1]), created=None)
+            try:
+                os.rmdir(parts[-1], dir_fd=dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:
+            failed.append("/".join(parts) + "/")
+    return failed
+
+
+def _unlink_quietly(name: str, dir_fd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
