@@ -208,14 +208,33 @@ def test_quick_commands_do_not_import_heavy_modules(tmp_path):
     repo.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     trace = make_run(tmp_path / "run", "run", random.Random(1), events=10)
-    heavy = ("openai", "httpx2", "genai_prices", "jinja2", "pydantic")
-    for argv, also_heavy in ((["runs"], ("rich",)), (["trace", "summary", "--json", str(trace)],
-                                                     ("rich",))):
+    light = ("openai", "httpx2", "genai_prices", "jinja2", "rich")
+    # `policies` reads the configuration, which is pydantic models; nothing else needs them.
+    for argv, heavy in ((["runs"], (*light, "pydantic")),
+                        (["trace", "summary", str(trace)], (*light, "pydantic")),
+                        (["trace", "summary", "--json", str(trace)], (*light, "pydantic")),
+                        (["policies"], light)):
         code = ("import sys, runpy\n"
                 f"sys.argv = ['baton', *{argv!r}]\n"
                 "try:\n    runpy.run_module('baton', run_name='__main__')\n"
                 "except SystemExit:\n    pass\n"
-                f"print('HEAVY', [m for m in {heavy + also_heavy!r} if m in sys.modules])")
+                f"print('HEAVY', [m for m in {heavy!r} if m in sys.modules])")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               cwd=repo, timeout=60)
         assert "HEAVY []" in proc.stdout, (argv, proc.stdout, proc.stderr)
+
+
+def test_plain_tables_keep_every_cell_whole():
+    from baton.cli.table import Table
+
+    table = Table(title="t")
+    table.add_column("model")
+    table.add_column("cost", justify="right")
+    long_name = "openrouter/some-vendor/a-very-long-model-name-that-must-stay-whole" * 2
+    table.add_row(long_name, "$0.0418", end_section=True)
+    table.add_row("total", "$12.5000")
+    lines = table.render().splitlines()
+    assert any(long_name in line for line in lines)
+    assert any(line.endswith("  $0.0418 │") for line in lines)  # right-justified
+    assert sum(line.startswith("├") for line in lines) == 1
+    assert len({len(line) for line in lines[1:]}) == 1  # every row as wide as the rules
