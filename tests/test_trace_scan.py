@@ -238,3 +238,13 @@ def test_plain_tables_keep_every_cell_whole():
     assert any(line.endswith("  $0.0418 │") for line in lines)  # right-justified
     assert sum(line.startswith("├") for line in lines) == 1
     assert len({len(line) for line in lines[1:]}) == 1  # every row as wide as the rules
+
+
+def test_a_finished_run_leaves_a_summary_that_matches_its_trace(baton, tmp_path):
+    proc = baton("demo", "--keep", str(tmp_path / "demo"), "--json", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (trace,) = (tmp_path / "demo").rglob(".baton/runs/*/trace.jsonl")
+    assert statcache.summary_path(trace).is_file()
+    for by in GROUP_BYS:
+        assert statcache.read_summary(trace, by) is not None
+        assert figures([trace], by) == summarize_line_by_line([trace], by).to_dict()  # type: ignore[arg-type]

@@ -35,6 +35,7 @@ UNSET = msgspec.UNSET
 BLOCK_BYTES = 4 << 20
 MAX_LINE_WARNINGS = 5  # the same as stats.MAX_LINE_WARNINGS (a test checks)
 UNKNOWN = "(unknown)"
+_NO_RUN_ID = object()
 
 
 class _Event(msgspec.Struct):
@@ -177,6 +178,9 @@ def scan_blocks(blocks: Iterable[bytes], dims: Iterable[str], name: Path | str) 
     damaged = not_events = lineno = 0
     decode, fallback, count = _decode, _fallback, _counter(part, dims)
     events = 0
+    run_ids = part.run_ids
+    last_id: Any = _NO_RUN_ID
+    run_key = UNKNOWN
     try:
         for block in _lines_in(blocks):
             for raw in block:
@@ -197,7 +201,14 @@ def scan_blocks(blocks: Iterable[bytes], dims: Iterable[str], name: Path | str) 
                     not_events += 1
                     continue
                 events += 1
-                count(ev)
+                run_id = ev.run_id
+                if run_id != last_id:  # most files hold one run: look its key up once
+                    last_id = run_id
+                    run_key = run_id if type(run_id) is str and run_id else UNKNOWN
+                    run_ids.add(run_key)
+                kind = ev.type
+                if kind == "model.call" or kind == "review.verdict" or kind == "decision":
+                    count(ev, kind, run_key)
     except OSError as exc:
         warnings.append(f"{name}: reading stopped early ({exc.strerror or exc})")
         part.read_error = True
@@ -232,15 +243,11 @@ def _counter(part: FilePart, dims: tuple[str, ...]) -> Any:
     """
     ways = [(part.dims[dim], _CALL_KEYS[dim], _VERDICT_KEYS[dim]) for dim in dims]
     run_groups = part.dims.get("run")
-    totals, run_ids, decisions = part.totals, part.run_ids, part.decisions
+    totals, decisions = part.totals, part.decisions
     totals_costs, totals_outcomes = totals.costs, totals.outcomes
     number = _number
 
-    def count(ev: _Event) -> None:
-        run_id = ev.run_id
-        run_key = run_id if type(run_id) is str and run_id else UNKNOWN
-        run_ids.add(run_key)
-        kind = ev.type
+    def count(ev: _Event, kind: str, run_key: str) -> None:
         if kind == "model.call":
             latency = number(ev.latency_s)
             cost = number(ev.cost_usd)
