@@ -57,6 +57,14 @@ def make_run(folder: Path, run_id: str, rng: random.Random, events: int = 120,
     return folder / "trace.jsonl"
 
 
+@pytest.fixture(autouse=True)
+def always_fast(monkeypatch):
+    """Small test traces through the fast reader and the run summaries too."""
+    from baton.runs import stats
+
+    monkeypatch.setattr(stats, "FAST_FROM_BYTES", 0)
+
+
 def figures(paths: list[Path], by: str, **kwargs) -> dict:
     return summarize(paths, by, **kwargs).to_dict()  # type: ignore[arg-type]
 
@@ -210,8 +218,9 @@ def test_quick_commands_do_not_import_heavy_modules(tmp_path):
     trace = make_run(tmp_path / "run", "run", random.Random(1), events=10)
     light = ("openai", "httpx2", "genai_prices", "jinja2", "rich")
     # `policies` reads the configuration, which is pydantic models; nothing else needs them.
-    for argv, heavy in ((["runs"], (*light, "pydantic")),
-                        (["trace", "summary", str(trace)], (*light, "pydantic")),
+    # A small trace is read with `json` (done before msgspec would have been imported).
+    for argv, heavy in ((["runs"], (*light, "pydantic", "msgspec")),
+                        (["trace", "summary", str(trace)], (*light, "pydantic", "msgspec")),
                         (["trace", "summary", "--json", str(trace)], (*light, "pydantic")),
                         (["policies"], light)):
         code = ("import sys, runpy\n"
@@ -248,3 +257,11 @@ def test_a_finished_run_leaves_a_summary_that_matches_its_trace(baton, tmp_path)
     for by in GROUP_BYS:
         assert statcache.read_summary(trace, by) is not None
         assert figures([trace], by) == summarize_line_by_line([trace], by).to_dict()  # type: ignore[arg-type]
+
+
+def test_small_and_large_inputs_read_the_same(runs, monkeypatch):
+    from baton.runs import stats
+
+    fast = figures([runs], "model")
+    monkeypatch.setattr(stats, "FAST_FROM_BYTES", 1 << 40)
+    assert figures([runs], "model") == fast
