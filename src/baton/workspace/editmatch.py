@@ -1,0 +1,359 @@
+"""Where an edit's SEARCH text is in a file: exact first, then a few tolerances that stay safe.
+
+See docs/edit-format.md. The steps run in order and the first one that finds anything
+decides: one match is applied, several are refused as ambiguous (with line numbers), none
+moves on to the next step. Each applied edit reports the tolerance it needed, one of
+``TOLERANCES``, so a trace can say how often a model needed one.
+
+1. ``none``: the SEARCH text occurs exactly, starting at the beginning of a line.
+2. ``trailing_whitespace``: lines compared without trailing whitespace.
+3. ``indentation``: every non-blank SEARCH line is shifted against the file by the same
+   run of one character (spaces or tabs); the shift is carried into REPLACE.
+4. ``blank_line`` / ``blank_line+indentation``: SEARCH has one extra blank line at its start
+   and/or end that the file does not have there; it is dropped (and the same blank line at
+   the same end of REPLACE with it), then steps 2 and 3 are tried again.
+
+Matching runs on lines compared by their stripped content first, so a file is scanned once
+per step, and the "most similar part" hint on a failure has fixed work bounds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from baton.errors import EditError
+
+TOLERANCES = (
+    "none",
+    "trailing_whitespace",
+    "indentation",
+    "blank_line",
+    "blank_line+indentation",
+)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """How SEARCH's indentation relates to the file's, line by line."""
+
+    prefix: str  # the whitespace one side has in front of every non-blank line; "" none
+    search_has_more: bool  # True: SEARCH carries ``prefix`` on top of the file's indentation
+
+
+_NO_SHIFT = Shift("", False)
+
+
+@dataclass(frozen=True)
+class _Region:
+    start: int  # index of the first file line
+    count: int  # number of file lines
+    relation: Shift | str  # a usable shift, or "tabs" / "uneven" when it is not usable
+
+
+def replace_once(text: str, search: str, replace: str, rel: str) -> tuple[str, str]:
+    """``text`` with the one place ``search`` matches replaced, and the tolerance it needed."""
+    starts = _anchored_occurrences(text, search)
+    if len(starts) == 1:
+        return text[: starts[0]] + replace + text[starts[0] + len(search) :], "none"
+    if len(starts) > 1:
+        raise _ambiguous(rel, [text.count("\n", 0, s) + 1 for s in starts])
+    lines, wanted = split_lines(text), split_lines(search)
+    stripped = [line.strip() for line in lines]
+    regions = _content_matches(stripped, lines, wanted)
+    for kind in ("trailing_whitespace", "indentation"):
+        chosen = [r for r in regions if _kind(r) == kind]
+        if len(chosen) == 1:
+            return _apply(lines, chosen[0], wanted, replace), kind
+        if len(chosen) > 1:
+            raise _ambiguous(rel, [r.start + 1 for r in chosen])
+    found = _blank_line_variant(stripped, lines, wanted, replace, rel)
+    if found is not None:
+        return found
+    raise EditError(_not_found_message(rel, lines, wanted, regions))
+
+
+def _kind(region: _Region) -> str:
+    if not isinstance(region.relation, Shift):
+        return region.relation
+    return "trailing_whitespace" if not region.relation.prefix else "indentation"
+
+
+def _blank_line_variant(
+    stripped: list[str], lines: list[str], wanted: list[str], replace: str, rel: str
+) -> tuple[str, str] | None:
+    """Step 4: drop one extra blank line at the start, the end, then both."""
+    if not any(w.strip() for w in wanted):
+        return None
+    first_blank, last_blank = not wanted[0].strip(), not wanted[-1].strip()
+    tries: list[list[tuple[bool, bool]]] = [[], []]
+    if first_blank:
+        tries[0].append((True, False))
+    if last_blank:
+        tries[0].append((False, True))
+    if first_blank and last_blank:
+        tries[1].append((True, True))
+    for variants in tries:
+        usable: list[tuple[_Region, list[str], str]] = []
+        for head, tail in variants:
+            trimmed = wanted[int(head) : len(wanted) - int(tail)]
+            for region in _content_matches(stripped, lines, trimmed):
+                if isinstance(region.relation, Shift):
+                    usable.append((region, trimmed, _trim_replace(replace, head, tail)))
+        starts = sorted({region.start for region, _, _ in usable})
+        if len(starts) > 1:
+            raise _ambiguous(rel, [s + 1 for s in starts])
+        if usable:
+            region, trimmed, new_replace = usable[0]
+            kind = "blank_line" if _kind(region) == "trailing_whitespace" else (
+                "blank_line+indentation"
+            )
+            return _apply(lines, region, trimmed, new_replace), kind
+    return None
+
+
+def _trim_replace(replace: str, head: bool, tail: bool) -> str:
+    """REPLACE without the blank line SEARCH had in excess, when REPLACE has it too."""
+    lines = split_lines(replace)
+    if head and lines and not lines[0].strip():
+        lines = lines[1:]
+    if tail and lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return "".join(lines)
+
+
+def _content_matches(stripped: list[str], lines: list[str], wanted: list[str]) -> list[_Region]:
+    """Every region whose lines equal ``wanted`` once leading and trailing space is ignored."""
+    want = [w.strip() for w in wanted]
+    anchor = next((i for i, w in enumerate(want) if w), None)
+    if anchor is None:
+        return []
+    k, key = len(want), want[anchor]
+    regions: list[_Region] = []
+    for at, line in enumerate(stripped):
+        start = at - anchor
+        if line != key or start < 0 or start + k > len(stripped):
+            continue
+        if stripped[start : start + k] == want:
+            relation = _relation(lines[start : start + k], wanted)
+            regions.append(_Region(start, k, relation))
+    return regions
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _relation(have: list[str], want: list[str]) -> Shift | str:
+    """The one shift from ``want``'s indentation to ``have``'s, or why there is none."""
+    shifts: set[Shift] = set()
+    chars: set[str] = set()
+    for h, w in zip(have, want, strict=True):
+        if not w.strip():
+            continue
+        hi, wi = _indent(h), _indent(w)
+        chars.update(hi, wi)
+        if hi.endswith(wi):
+            shifts.add(Shift(hi[: len(hi) - len(wi)], False))
+        elif wi.endswith(hi):
+            shifts.add(Shift(wi[: len(wi) - len(hi)], True))
+        else:
+            return "tabs" if {" ", "\t"} <= chars else "uneven"
+    if shifts == {_NO_SHIFT}:
+        return _NO_SHIFT
+    if not chars <= {" ", "\t"}:
+        return "uneven"  # other white space (form feeds, no-break spaces): no tolerance
+    if len(shifts) != 1:
+        return "tabs" if {" ", "\t"} <= chars else "uneven"
+    shift = shifts.pop()
+    if len(set(shift.prefix)) > 1:
+        return "tabs"
+    return shift
+
+
+def _apply(lines: list[str], region: _Region, wanted: list[str], replace: str) -> str:
+    shift = region.relation if isinstance(region.relation, Shift) else _NO_SHIFT
+    new = _shift_replace(replace, shift, wanted)
+    return _splice_lines(lines, region.start, region.count, new)
+
+
+def describe(prefix: str) -> str:
+    """'4 spaces', '1 tab'."""
+    name = "tab" if prefix[:1] == "\t" else "space"
+    return f"{len(prefix)} {name}{'' if len(prefix) == 1 else 's'}"
+
+
+def _shift_replace(replace: str, shift: Shift, wanted: list[str]) -> str:
+    """REPLACE with SEARCH's indentation shift carried over, or EditError if it cannot be."""
+    if not shift.prefix:
+        return replace
+    allowed = {shift.prefix[0]}
+    for w in wanted:
+        if w.strip():
+            allowed.update(_indent(w))
+    out: list[str] = []
+    for number, line in enumerate(split_lines(replace), 1):
+        if not line.strip():
+            out.append(line)
+        elif shift.search_has_more:
+            if not line.startswith(shift.prefix):
+                raise EditError(
+                    f"SEARCH matches with {describe(shift.prefix)} more indentation than the "
+                    f"file, but line {number} of REPLACE ({line.strip()[:60]!r}) does not start "
+                    "with that much, so it would lose indentation it does not have. Copy the "
+                    "SEARCH and REPLACE indentation exactly from the current file"
+                )
+            out.append(line[len(shift.prefix) :])
+        else:
+            if set(_indent(line)) - allowed:
+                raise EditError(
+                    f"SEARCH matches with {describe(shift.prefix)} less indentation than the "
+                    f"file, but line {number} of REPLACE ({line.strip()[:60]!r}) is indented "
+                    "with a different character, so carrying the file's indentation over would "
+                    "mix tabs and spaces. Indent REPLACE the way the file is indented"
+                )
+            out.append(shift.prefix + line)
+    return "".join(out)
+
+
+def _splice_lines(lines: list[str], start: int, count: int, replace: str) -> str:
+    end = start + count
+    if end == len(lines) and not lines[-1].endswith("\n") and replace.endswith("\n"):
+        replace = replace[:-1]  # the file had no final newline; keep it that way
+    return "".join(lines[:start]) + replace + "".join(lines[end:])
+
+
+def _anchored_occurrences(text: str, search: str) -> list[int]:
+    """Offsets where ``search`` occurs starting at the beginning of a line."""
+    found: list[int] = []
+    at = text.find(search)
+    while at != -1:
+        if at == 0 or text[at - 1] == "\n":
+            found.append(at)
+            at = text.find(search, at + len(search))
+        else:
+            at = text.find(search, at + 1)
+    return found
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their "\n"; unlike str.splitlines, only "\n" ends a line."""
+    pieces = text.split("\n")
+    lines = [p + "\n" for p in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    return lines
+
+
+def _ambiguous(rel: str, line_numbers: list[int]) -> EditError:
+    where = ", ".join(map(str, line_numbers[:8])) + (", ..." if len(line_numbers) > 8 else "")
+    return EditError(
+        f"the SEARCH text occurs {len(line_numbers)} times in {rel} (at lines {where}); "
+        "add more surrounding lines to SEARCH so it matches exactly one place"
+    )
+
+
+# --- the hint on a failed match ------------------------------------------------------------
+
+SHOW_LINES = 12
+
+
+def _not_found_message(
+    rel: str, lines: list[str], wanted: list[str], regions: list[_Region]
+) -> str:
+    spans = ", ".join(f"{r.start + 1}-{r.start + r.count}" for r in regions[:8])
+    if any(r.relation == "tabs" for r in regions):
+        return (
+            f"the SEARCH text matches {rel} (lines {spans}) except for indentation: the file "
+            "and SEARCH indent with different characters (tabs against spaces). Copy the "
+            "indentation exactly from the current file; baton does not convert between tabs "
+            "and spaces"
+        )
+    head = _show(wanted[:SHOW_LINES], 1, numbered=False)
+    message = f"the SEARCH text was not found in {rel}. It begins:\n{head}"
+    if regions:
+        message += (
+            f"\nIts lines match {rel} (lines {spans}) except that the indentation differs by "
+            "different amounts from line to line; baton only tolerates a shift that is the "
+            "same on every line."
+        )
+    start = most_similar(lines, wanted)
+    if start is not None:
+        shown = lines[start : start + min(len(wanted), SHOW_LINES)]
+        message += f"\nThe most similar part of {rel} (from line {start + 1}):\n" + _show(
+            shown, start + 1, numbered=True
+        )
+    return message + "\nCopy the SEARCH lines exactly from the current file, indentation included."
+
+
+def _show(lines: list[str], first: int, *, numbered: bool) -> str:
+    out = []
+    for n, line in enumerate(lines, first):
+        prefix = f"{n:>5} | " if numbered else "    | "
+        text = line.rstrip("\n")
+        if len(text) > HINT_LINE_CHARS:
+            text = text[:HINT_LINE_CHARS] + f"  [cut here: the line has {len(text)} characters]"
+        out.append(prefix + text)
+    return "\n".join(out)
+
+
+# Work bounds of the hint, whatever the file: each line is compared on its first
+# HINT_LINE_CHARS characters; of every SEARCH line (at most HINT_PROBES), only the
+# HINT_CANDIDATES file lines sharing the rarest words with it are scored with difflib; a
+# word found on more than HINT_COMMON_LINES lines is too common to pick candidates; and the
+# whole search stops after HINT_SECONDS, keeping what it found so far.
+MAX_HINT_LINES = 20_000
+HINT_LINE_CHARS = 200
+HINT_PROBES = 12
+HINT_CANDIDATES = 24
+HINT_COMMON_LINES = 1_000
+HINT_SECONDS = 0.5
+MIN_SIMILARITY = 0.6
+_TOKEN = re.compile(r"\w+|[^\w\s]+")
+
+
+def most_similar(lines: list[str], wanted: list[str]) -> int | None:
+    """Start of the region of ``lines`` most like ``wanted``: lines vote for an offset."""
+    if not lines or len(lines) > MAX_HINT_LINES:
+        return None
+    deadline = time.monotonic() + HINT_SECONDS
+    have = [h.strip()[:HINT_LINE_CHARS] for h in lines]
+    probes = [(i, w.strip()[:HINT_LINE_CHARS]) for i, w in enumerate(wanted)]
+    probes = [(i, p) for i, p in probes if len(p) > 2][:HINT_PROBES]
+    probe_tokens = [set(_TOKEN.findall(p)) for _, p in probes]
+    wanted_tokens = set().union(*probe_tokens)
+    postings: dict[str, list[int]] = {t: [] for t in wanted_tokens}
+    for index, line in enumerate(have):
+        for token in wanted_tokens.intersection(_TOKEN.findall(line)):
+            postings[token].append(index)
+    votes: dict[int, float] = {}
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    total = len(have)
+    for (offset, probe), tokens in zip(probes, probe_tokens, strict=True):
+        if time.monotonic() > deadline:
+            break
+        scores: dict[int, float] = {}
+        for token in tokens:
+            post = postings[token]
+            if not post or len(post) > HINT_COMMON_LINES:
+                continue
+            weight = math.log(1 + total / len(post))
+            for index in post:
+                scores[index] = scores.get(index, 0.0) + weight
+        matcher.set_seq2(probe)
+        for index in heapq.nlargest(HINT_CANDIDATES, scores, key=lambda i: (scores[i], -i)):
+            matcher.set_seq1(have[index])
+            if (
+                matcher.real_quick_ratio() >= MIN_SIMILARITY
+                and matcher.quick_ratio() >= MIN_SIMILARITY
+                and (score := matcher.ratio()) >= MIN_SIMILARITY
+            ):
+                start = max(0, index - offset)
+                votes[start] = votes.get(start, 0.0) + score
+    if not votes:
+        return None
+    return max(votes, key=lambda s: (votes[s], -s))
