@@ -302,16 +302,19 @@ def _show(lines: list[str], first: int, *, numbered: bool) -> str:
 
 
 # Work bounds of the hint, whatever the file: each line is compared on its first
-# HINT_LINE_CHARS characters; of every SEARCH line (at most HINT_PROBES), only the
-# HINT_CANDIDATES file lines sharing the rarest words with it are scored with difflib; a
-# word found on more than HINT_COMMON_LINES lines is too common to pick candidates; and the
-# whole search stops after HINT_SECONDS, keeping what it found so far.
+# HINT_LINE_CHARS characters; of every SEARCH line (at most HINT_PROBES), its HINT_TOKENS
+# rarest words pick the HINT_CANDIDATES file lines sharing most of them, and only those
+# are scored with difflib, word by word; a word on more than HINT_COMMON_LINES lines picks
+# nothing. So the hint costs one pass over the file plus at most HINT_PROBES *
+# HINT_CANDIDATES comparisons of short word lists; HINT_CPU_SECONDS of this thread's CPU
+# time stops it in any case, keeping what it found so far.
 MAX_HINT_LINES = 20_000
-HINT_LINE_CHARS = 200
+HINT_LINE_CHARS = 160
 HINT_PROBES = 12
-HINT_CANDIDATES = 24
+HINT_TOKENS = 8
+HINT_CANDIDATES = 16
 HINT_COMMON_LINES = 1_000
-HINT_SECONDS = 0.5
+HINT_CPU_SECONDS = 1.0
 MIN_SIMILARITY = 0.6
 _TOKEN = re.compile(r"\w+|[^\w\s]+")
 
@@ -320,33 +323,33 @@ def most_similar(lines: list[str], wanted: list[str]) -> int | None:
     """Start of the region of ``lines`` most like ``wanted``: lines vote for an offset."""
     if not lines or len(lines) > MAX_HINT_LINES:
         return None
-    deadline = time.monotonic() + HINT_SECONDS
+    deadline = time.thread_time() + HINT_CPU_SECONDS
     have = [h.strip()[:HINT_LINE_CHARS] for h in lines]
     probes = [(i, w.strip()[:HINT_LINE_CHARS]) for i, w in enumerate(wanted)]
     probes = [(i, p) for i, p in probes if len(p) > 2][:HINT_PROBES]
-    probe_tokens = [set(_TOKEN.findall(p)) for _, p in probes]
-    wanted_tokens = set().union(*probe_tokens)
+    probe_words = [_TOKEN.findall(p) for _, p in probes]
+    wanted_tokens = set().union(*probe_words)
+    have_words = [_TOKEN.findall(h) for h in have]
     postings: dict[str, list[int]] = {t: [] for t in wanted_tokens}
-    for index, line in enumerate(have):
-        for token in wanted_tokens.intersection(_TOKEN.findall(line)):
+    for index, words in enumerate(have_words):
+        for token in wanted_tokens.intersection(words):
             postings[token].append(index)
     votes: dict[int, float] = {}
-    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher: difflib.SequenceMatcher[str] = difflib.SequenceMatcher(autojunk=False)
     total = len(have)
-    for (offset, probe), tokens in zip(probes, probe_tokens, strict=True):
-        if time.monotonic() > deadline:
+    for (offset, _), probe in zip(probes, probe_words, strict=True):
+        if time.thread_time() > deadline:
             break
+        useful = [t for t in set(probe) if 0 < len(postings[t]) <= HINT_COMMON_LINES]
+        rarest = sorted(useful, key=lambda t: (len(postings[t]), t))[:HINT_TOKENS]
         scores: dict[int, float] = {}
-        for token in tokens:
-            post = postings[token]
-            if not post or len(post) > HINT_COMMON_LINES:
-                continue
-            weight = math.log(1 + total / len(post))
-            for index in post:
+        for token in rarest:
+            weight = math.log(1 + total / len(postings[token]))
+            for index in postings[token]:
                 scores[index] = scores.get(index, 0.0) + weight
-        matcher.set_seq2(probe)
+        matcher.set_seq2(probe)  # lines are compared word by word: short, and never quadratic
         for index in heapq.nlargest(HINT_CANDIDATES, scores, key=lambda i: (scores[i], -i)):
-            matcher.set_seq1(have[index])
+            matcher.set_seq1(have_words[index])
             if (
                 matcher.real_quick_ratio() >= MIN_SIMILARITY
                 and matcher.quick_ratio() >= MIN_SIMILARITY
