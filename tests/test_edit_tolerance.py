@@ -185,6 +185,11 @@ CASES: list[tuple[str, dict[str, str], str, Applied | Refused]] = [
      block("m.py", "a = 1\n", "a = 2\n"), Refused(["occurs 2 times in m.py (at lines 1, 2)"])),
     ("ambiguous-after-dropping-a-blank-line", {"m.txt": "x\ny\nx\n"},
      block("m.txt", "\nx\n", "z\n"), Refused(["occurs 2 times in m.txt (at lines 1, 3)"])),
+    ("overlapping-exact-matches-are-ambiguous", {"m.txt": "x\nx\nx\n"},
+     block("m.txt", "x\nx\n", "y\n"), Refused(["occurs 2 times in m.txt (at lines 1, 2)"])),
+    ("periodic-search-in-periodic-file", {"p.txt": "x\n" * 200_000},
+     block("p.txt", " x\n" * 30, "y\n"),
+     Refused(["occurs 199971 times in p.txt (at lines 1, 2, 3, 4, 5, 6, 7, 8, ...)"])),
     # --- not found --------------------------------------------------------------------------
     ("not-found-shows-similar-part", {"a.py": "def add(a, b):\n    return a - b\n"},
      block("a.py", "def add(a, c):\n    return a - c\n", "x\n"),

@@ -13,8 +13,9 @@ moves on to the next step. Each applied edit reports the tolerance it needed, on
    and/or end that the file does not have there; it is dropped (and the same blank line at
    the same end of REPLACE with it), then steps 2 and 3 are tried again.
 
-Matching runs on lines compared by their stripped content first, so a file is scanned once
-per step, and the "most similar part" hint on a failure has fixed work bounds.
+Lines are compared by their stripped content, as numbers, with a linear-time search, so
+each step scans the file once whatever the SEARCH; the "most similar part" hint on a
+failure has fixed work bounds.
 """
 
 from __future__ import annotations
@@ -63,15 +64,15 @@ def replace_once(text: str, search: str, replace: str, rel: str) -> tuple[str, s
     if len(starts) > 1:
         raise _ambiguous(rel, [text.count("\n", 0, s) + 1 for s in starts])
     lines, wanted = split_lines(text), split_lines(search)
-    stripped = [line.strip() for line in lines]
-    regions = _content_matches(stripped, lines, wanted)
+    hay = _Lines(lines)
+    regions = _content_matches(hay, wanted, rel)
     for kind in ("trailing_whitespace", "indentation"):
         chosen = [r for r in regions if _kind(r) == kind]
         if len(chosen) == 1:
             return _apply(lines, chosen[0], wanted, replace), kind
         if len(chosen) > 1:
             raise _ambiguous(rel, [r.start + 1 for r in chosen])
-    found = _blank_line_variant(stripped, lines, wanted, replace, rel)
+    found = _blank_line_variant(hay, wanted, replace, rel)
     if found is not None:
         return found
     raise EditError(_not_found_message(rel, lines, wanted, regions))
@@ -84,7 +85,7 @@ def _kind(region: _Region) -> str:
 
 
 def _blank_line_variant(
-    stripped: list[str], lines: list[str], wanted: list[str], replace: str, rel: str
+    hay: _Lines, wanted: list[str], replace: str, rel: str
 ) -> tuple[str, str] | None:
     """Step 4: drop one extra blank line at the start, the end, then both."""
     if not any(w.strip() for w in wanted):
@@ -101,7 +102,7 @@ def _blank_line_variant(
         usable: list[tuple[_Region, list[str], str]] = []
         for head, tail in variants:
             trimmed = wanted[int(head) : len(wanted) - int(tail)]
-            for region in _content_matches(stripped, lines, trimmed):
+            for region in _content_matches(hay, trimmed, rel):
                 if isinstance(region.relation, Shift):
                     usable.append((region, trimmed, _trim_replace(replace, head, tail)))
         starts = sorted({region.start for region, _, _ in usable})
@@ -112,7 +113,7 @@ def _blank_line_variant(
             kind = "blank_line" if _kind(region) == "trailing_whitespace" else (
                 "blank_line+indentation"
             )
-            return _apply(lines, region, trimmed, new_replace), kind
+            return _apply(hay.lines, region, trimmed, new_replace), kind
     return None
 
 
@@ -126,22 +127,62 @@ def _trim_replace(replace: str, head: bool, tail: bool) -> str:
     return "".join(lines)
 
 
-def _content_matches(stripped: list[str], lines: list[str], wanted: list[str]) -> list[_Region]:
-    """Every region whose lines equal ``wanted`` once leading and trailing space is ignored."""
+class _Lines:
+    """A file's lines, each also as a number standing for its stripped content."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.ids: dict[str, int] = {}
+        self.numbers = [self.ids.setdefault(line.strip(), len(self.ids)) for line in lines]
+
+
+# Comparing SEARCH with a region costs one step per line; a periodic SEARCH in a periodic
+# file (the same few lines over and over) could ask for billions. Past this many steps the
+# SEARCH is refused as ambiguous, which it is many times over by then.
+MAX_COMPARE_STEPS = 4_000_000
+
+
+def _content_matches(hay: _Lines, wanted: list[str], rel: str) -> list[_Region]:
+    """Every region whose lines equal ``wanted`` once leading and trailing space is ignored.
+
+    Lines are compared as numbers, and regions found with Knuth-Morris-Pratt, so this is
+    linear in the file whatever the SEARCH.
+    """
     want = [w.strip() for w in wanted]
-    anchor = next((i for i, w in enumerate(want) if w), None)
-    if anchor is None:
+    if not any(want):
         return []
-    k, key = len(want), want[anchor]
-    regions: list[_Region] = []
-    for at, line in enumerate(stripped):
-        start = at - anchor
-        if line != key or start < 0 or start + k > len(stripped):
-            continue
-        if stripped[start : start + k] == want:
-            relation = _relation(lines[start : start + k], wanted)
-            regions.append(_Region(start, k, relation))
-    return regions
+    needle = [hay.ids.get(w, -1) for w in want]
+    if -1 in needle:
+        return []  # some SEARCH line is nowhere in the file
+    starts = _find_all(hay.numbers, needle)
+    if len(starts) * len(needle) > MAX_COMPARE_STEPS:
+        raise _ambiguous(rel, [s + 1 for s in starts])
+    k = len(needle)
+    return [_Region(s, k, _relation(hay.lines[s : s + k], wanted)) for s in starts]
+
+
+def _find_all(hay: list[int], needle: list[int]) -> list[int]:
+    """Every start (overlapping ones too) of ``needle`` in ``hay``."""
+    k = len(needle)
+    fail = [0] * k
+    j = 0
+    for i in range(1, k):
+        while j and needle[i] != needle[j]:
+            j = fail[j - 1]
+        if needle[i] == needle[j]:
+            j += 1
+        fail[i] = j
+    found: list[int] = []
+    j = 0
+    for i, x in enumerate(hay):
+        while j and x != needle[j]:
+            j = fail[j - 1]
+        if x == needle[j]:
+            j += 1
+            if j == k:
+                found.append(i - k + 1)
+                j = fail[j - 1]
+    return found
 
 
 def _indent(line: str) -> str:
@@ -228,15 +269,16 @@ def _splice_lines(lines: list[str], start: int, count: int, replace: str) -> str
 
 
 def _anchored_occurrences(text: str, search: str) -> list[int]:
-    """Offsets where ``search`` occurs starting at the beginning of a line."""
+    """Offsets where ``search`` occurs starting at the beginning of a line, overlapping
+    occurrences included (SEARCH "x\nx\n" in "x\nx\nx\n" matches twice)."""
     found: list[int] = []
-    at = text.find(search)
+    if text.startswith(search):
+        found.append(0)
+    needle = "\n" + search
+    at = text.find(needle)
     while at != -1:
-        if at == 0 or text[at - 1] == "\n":
-            found.append(at)
-            at = text.find(search, at + len(search))
-        else:
-            at = text.find(search, at + 1)
+        found.append(at + 1)
+        at = text.find(needle, at + 1)
     return found
 
 
