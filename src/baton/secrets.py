@@ -12,6 +12,7 @@ token shape is one small regex run only when its leading literal occurs in the t
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,7 @@ __all__ = [
     "MASK",
     "SecretMasker",
     "key_values",
+    "secret_file_pattern",
     "remember_secret",
     "looks_secret_name",
     "looks_secret_value",
@@ -71,7 +73,8 @@ _RULES = (
     _rule(("://",), r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@\"'<>]+@"),
     # A private key block, PEM or OpenSSH, whole; an unterminated one to the end of text.
     _rule(("PRIVATE KEY",),
-          r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"),
+          r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?"
+          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"),
     # PuTTY private keys.
     _rule(("PuTTY-User-Key-File",), r"PuTTY-User-Key-File-[\s\S]*?(?:Private-MAC: \S+|\Z)"),
 )
@@ -95,6 +98,32 @@ def key_values(config: Any, environ: Mapping[str, str]) -> list[str]:
         if value:
             values.append(value)
     return values
+
+
+# Files that hold secrets by convention; never sent to a model (matched on the file name,
+# or on any folder name for the folders at the end).
+SECRET_FILE_PATTERNS = (
+    ".env", ".env.*", "*.env", ".envrc", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
+    "id_*_sk", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
+    ".netrc", "_netrc", ".git-credentials", ".pgpass", ".pypirc", ".npmrc", ".htpasswd",
+    "credentials", "credentials.json", "*.tfstate", "secrets.toml", "secrets.yaml",
+    "secrets.yml", "secrets.json",
+)
+SECRET_DIRS = (".ssh", ".gnupg", ".aws", ".docker", ".kube")
+
+
+def secret_file_pattern(path: str) -> str | None:
+    """The secret-file pattern ``path`` matches (``.env``, ``id_rsa``, ``*.pem``, ...), or None."""
+    parts = [p.casefold() for p in path.replace("\\", "/").split("/") if p]
+    if not parts:
+        return None
+    for folder in parts[:-1]:
+        if folder in SECRET_DIRS:
+            return f"{folder}/"
+    for pattern in SECRET_FILE_PATTERNS:
+        if fnmatch.fnmatchcase(parts[-1], pattern):
+            return pattern
+    return None
 
 
 def looks_secret_name(name: str) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from baton.config import dotted
 from baton.errors import ConfigError
@@ -50,7 +50,7 @@ class _Resolver:
         self.tightened: list[str] = []
 
     def refuse(self, path: tuple[str, ...] | str, value: Any, user_value: Any,
-               what: str) -> None:
+               what: str) -> NoReturn:
         path = tuple(path.split(".")) if isinstance(path, str) else path
         key = dotted(path)
         origin = self.origin_of(path)
