@@ -75,6 +75,12 @@ _RULES = (
     _rule(("PRIVATE KEY",),
           r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?"
           r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"),
+    # A password in a .netrc: ``machine h login u password p`` on one line, or a line that
+    # is only ``password p``. Prose about passwords is left alone.
+    _rule(("password",),
+          r"(?m)(?P<keep>(?:^[ \t]*(?:machine|default)\b[^\n]*?\bpassword[ \t]+"
+          r"|\blogin[ \t]+\S+[ \t]+password[ \t]+|^[ \t]*password[ \t]+))[^\s=:]\S*"
+          r"(?=[ \t]|$)"),
     # PuTTY private keys.
     _rule(("PuTTY-User-Key-File",), r"PuTTY-User-Key-File-[\s\S]*?(?:Private-MAC: \S+|\Z)"),
 )
