@@ -163,8 +163,21 @@ class RunContext:
         }
         if done is None:
             err = attempt.error
-            self.budget.record(role, input_tokens=None, output_tokens=None, cost_usd=0.0,
-                               wall_s=attempt.latency_s)
+            if err is not None and err.billed:
+                # A response cut off at the size bound was produced, and may be billed:
+                # the budget counts the call's worst case.
+                price = unit_price(attempt.model, self.config.prices)
+                charge: dict[str, Any] = {
+                          "input_tokens": estimate, "output_tokens": route.max_tokens,
+                          "cost_usd": price.cost(estimate, route.max_tokens) if price else None,
+                          "reason": "the response was cut off at its size bound: the budget "
+                                    "is charged the worst case"}
+                fields["budget_charge"] = charge
+                self.budget.record(role, input_tokens=estimate, output_tokens=route.max_tokens,
+                                   cost_usd=charge["cost_usd"], wall_s=attempt.latency_s)
+            else:
+                self.budget.record(role, input_tokens=None, output_tokens=None, cost_usd=0.0,
+                                   wall_s=attempt.latency_s)
             fields.update(outcome="error", error=str(err),
                           status_code=err.status_code if err else None,
                           cost_usd=0.0, cost_source="no-usage")
@@ -181,8 +194,9 @@ class RunContext:
             cost = type(cost)(ABSURD_COST_USD, cost.source)
         if problems:
             fields["usage_rejected"] = problems
-        charge = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
-        if charge:
+        worst = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
+        if worst:
+            charge = worst
             fields["budget_charge"] = charge
             self.budget.record(role, input_tokens=charge["input_tokens"],
                                output_tokens=charge["output_tokens"],

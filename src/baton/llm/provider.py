@@ -74,8 +74,12 @@ class AttemptFailed(Exception):
         status_code: int | None = None,
         retry_after_s: float | None = None,
         latency_s: float = 0.0,
+        billed: bool = False,
     ) -> None:
         super().__init__(message)
+        self.billed = billed
+        """The provider produced (and may bill) output before this failure: count the
+        call's worst case against budgets."""
         self.retryable = retryable
         self.status_code = status_code
         self.retry_after_s = retry_after_s
@@ -266,7 +270,7 @@ def _too_big(bound: int, max_tokens: int, latency: float) -> AttemptFailed:
     return AttemptFailed(
         f"the response passed {bound} characters, more than max_tokens={max_tokens} can "
         "produce; it was cut off there and treated as failed (a misbehaving provider)",
-        retryable=False, latency_s=latency,
+        retryable=False, latency_s=latency, billed=True,
     )
 
 
