@@ -166,7 +166,7 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
             continue
         ctx.emit("edits.applied", key=f"edits.applied/{key}", packet=index, round=round_,
                  files=applied.files, added=applied.added, removed=applied.removed,
-                 outside_plan=applied.outside_plan)
+                 outside_plan=applied.outside_plan, tolerances=applied.tolerances)
         return PatchResult(applied)
     return PatchResult(None, error)
 

@@ -36,7 +36,7 @@ HELP = {
     "demo": "The whole workflow offline on a bundled sample, with scripted responses.",
     "packets": "Write the workflow folder for a task, with no model calls.",
     "record": "Append a step that was run by hand to a trace.",
-    "trace": "Read traces: summary by model, role or run.",
+    "trace": "Read traces: summary by model, role, run or task.",
     "runs": "List the runs of this repository.",
     "config": "Print the settings in force and where each came from (--show-origin).",
     "policies": "List the routing policies and their routes.",
