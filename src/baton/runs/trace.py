@@ -86,6 +86,14 @@ def repair_torn_tail(path: Path) -> bool:
                 cut = start
         else:
             cut = _last_newline(fh, size) + 1
+            fh.seek(cut)
+            try:  # a whole event that only lost its newline is kept
+                if isinstance(json.loads(fh.read(size - cut)), dict):
+                    fh.seek(size)
+                    fh.write(b"\n")
+                    return True
+            except ValueError:
+                pass
         fh.truncate(cut)
     return True
 
