@@ -183,6 +183,7 @@ class SecretMasker:
     def __init__(self, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> None:
         env = os.environ if environ is None else environ
         values = {env[name] for name in secret_env_names(env)}
+        self._keys = {v for v in extra if isinstance(v, str) and len(v) >= MIN_SECRET_LEN}
         values.update(extra)
         values.update(_REMEMBERED)
         self._base = values
@@ -191,6 +192,10 @@ class SecretMasker:
             key=len,
             reverse=True,  # longest first, so a value containing another is masked whole
         )
+
+    def keys(self) -> set[str]:
+        """The API keys this masker knows (given as ``extra``, or remembered at run time)."""
+        return self._keys | _REMEMBERED
 
     def mask(self, text: str) -> str:
         """The text with every secret replaced by ``***``."""
