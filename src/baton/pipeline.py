@@ -227,7 +227,15 @@ def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | Non
                         "run") from exc
     check_routes(routes)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
-    check_endpoints(config, routes, environ)
+    try:
+        check_endpoints(config, routes, environ)
+    except ConfigError as exc:
+        started = workflow.get("config_file")
+        if config_file is None and isinstance(started, str) and started:
+            raise ConfigError(f"{exc}\nThe run was started with --config {started}; a run "
+                              "folder never supplies endpoints, so pass it again: "
+                              f"--config {started}") from exc
+        raise
     if config.sandbox == "bwrap":
         from baton.workspace.sandbox import _resolve_sandbox
 
@@ -468,6 +476,8 @@ def finish(ctx: RunContext, decision: str, reasons: list[str],
     commit = None
     if ctx.config.summarize_evidence and evidence:
         ctx.write("evidence/summary.md", roles.summarize_evidence(ctx, decision, evidence))
+    if decision != "go":
+        ctx.worktree.repair_gitfile()  # left for a person to inspect: make it usable
     if decision == "go" and plan is not None:
         if snapshot is None:
             raise UserError("internal: go without a snapshot")
