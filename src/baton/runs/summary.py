@@ -148,6 +148,9 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "pause": _pause_detail(events),
         "snapshot": _snapshot(events),
         "drift": _drift(events),
+        "sandbox_warnings": list(dict.fromkeys(
+            _text(e.get("warning")) for e in events
+            if e.get("type") == "sandbox" and e.get("warning"))),
     }
     return context
 
