@@ -130,7 +130,7 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
                    Budget(config.limits, config.role_limits))
     ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
              repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
-             routes=workflow["routes"])
+             routes=workflow["routes"], **_limits(config))
     result = _drive(ctx, task)
     result.warnings = warnings + result.warnings
     return result
@@ -195,7 +195,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     previous = workflow["state"]
     workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(merged), state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
-             recorded_calls=len(ctx.recorded))
+             recorded_calls=len(ctx.recorded), **_limits(config))
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
     return result
@@ -359,6 +359,12 @@ def _pause(ctx: RunContext, state: str, message: str, exit_code: int) -> RunResu
     _write_summary(ctx)
     return RunResult(ctx.run_id, ctx.run_dir, state, None, ctx.worktree.branch, None,
                      [message], _totals(ctx), exit_code)
+
+
+def _limits(config: Config) -> dict[str, Any]:
+    """The hard limits in force, recorded in the trace for reports."""
+    return {"limits": config.limits.model_dump(),
+            "role_limits": {r: lim.model_dump() for r, lim in config.role_limits.items()}}
 
 
 def _totals(ctx: RunContext) -> dict[str, Any]:

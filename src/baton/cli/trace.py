@@ -70,7 +70,7 @@ def _seconds(value: float | None) -> str:
 
 @click.group("trace")
 def trace_group() -> None:
-    """Read traces: summary by model, role or run."""
+    """Read traces: summary by model, role or run; export them over OTLP."""
 
 
 def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
