@@ -19,6 +19,8 @@ import pytest
 from browser import browser_page, colour_stats, why_unavailable
 from conftest import CANARY_KEY, REVIEWER, demo_script, events, run_json
 
+from baton.runs.trace import TraceWriter
+
 TASK = "Add a median() function to stats.py, with tests."
 
 REASON = why_unavailable()
@@ -189,7 +191,11 @@ def test_report_masks_secrets_and_escapes_model_text(baton, sample_repo):
 
 
 def test_report_errors_leave_the_run_alone(baton, sample_repo, tmp_path):
-    result, run_dir = make_run(baton, sample_repo)
+    run_dir = sample_repo / ".baton" / "runs" / "20260101-000000-aaaaaa"
+    writer = TraceWriter(run_dir / "trace.jsonl", run_dir.name)
+    writer.emit("run.start", task="t", title="t")
+    writer.close()
+    (run_dir / "workflow.json").write_text(json.dumps({"run_id": run_dir.name, "state": "done"}))
     before = (run_dir / "trace.jsonl").read_bytes()
     proc = baton("report", "no-such-run", cwd=sample_repo)
     assert proc.returncode == 2 and "no-such-run" in proc.stderr
@@ -197,6 +203,8 @@ def test_report_errors_leave_the_run_alone(baton, sample_repo, tmp_path):
     assert proc.returncode == 2 and "'x'" in proc.stderr
     assert (run_dir / "trace.jsonl").read_bytes() == before
     assert not (run_dir / "report.html").exists()
+    assert report(baton, "20260101", cwd=sample_repo) == run_dir / "report.html"  # a prefix
+    assert (run_dir / "trace.jsonl").read_bytes() == before
 
 
 def test_demo_says_where_its_report_is(baton, tmp_path):
@@ -206,3 +214,8 @@ def test_demo_says_where_its_report_is(baton, tmp_path):
     path = Path(line.split("report:", 1)[1].strip())
     assert path.is_file() and path.name == "report.html"
     assert "GO" in path.read_text()
+    proc = baton("demo", "--keep", str(tmp_path / "demo2"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = run_json(proc)
+    assert Path(out["report"]) == Path(out["run_dir"]) / "report.html"
+    assert Path(out["report"]).is_file()

@@ -65,12 +65,13 @@ def budget_options(func):
     return func
 
 
-def report(result, as_json: bool, footer: str | None = None) -> None:
-    """Print a run's result (then ``footer``, if any) and exit with its code."""
+def report(result, as_json: bool, footer: str | None = None,
+           extra: dict[str, Any] | None = None) -> None:
+    """Print a run's result (then ``footer``; ``extra`` keys in JSON) and exit with its code."""
     for warning in result.warnings:
         click.echo(f"baton: warning: {warning}", err=True)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), **(extra or {})})
     else:
         label = result.decision or result.state
         click.echo(f"{label.upper()}: run {result.run_id}")
@@ -210,4 +211,4 @@ def demo_cmd(keep, as_json):
     from baton.report.run import write_run_report
 
     html = write_run_report(result.run_dir)
-    report(result, as_json, footer=f"  report:     {html}")
+    report(result, as_json, footer=f"  report:     {html}", extra={"report": str(html)})
