@@ -245,3 +245,33 @@ def test_without_the_extra_export_names_it(baton, sample_repo, tmp_path):
                  PYTHONPATH=str(blocker))
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'baton[otel]'" in proc.stderr
+
+
+def test_live_export_of_a_paused_then_rejected_run(baton, sample_repo):
+    """At the gate the structure is sent with the pause; the rejection sends the end."""
+    import subprocess
+
+    toml = sample_repo / "baton.toml"
+    toml.write_text(toml.read_text() + '\n[approval]\npaths = ["stats.py"]\n')
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit",
+                    "-qam", "gate"], cwd=sample_repo, check=True)
+    with Receiver() as receiver:
+        baton.serve(demo_script())
+        proc = baton("run", TASK, "--repo", str(sample_repo), "--json",
+                     OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
+        assert proc.returncode == 3, proc.stderr
+        run_id = run_json(proc)["run_id"]
+        spans = receiver.wait_for(1 + 1 + 4 + 5)  # workflow, packet, 4 agents, 5 chats
+        root = next(s for s in spans if s["parent_id"] is None)
+        assert root["attributes"]["baton.state"] == "awaiting_approval"
+        assert "approval.required" in [e["name"] for e in root["events"]]
+        proc = baton("reject", run_id, "--reason", "not now", cwd=sample_repo,
+                     OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
+        assert proc.returncode == 1, proc.stderr
+        later = receiver.wait_for(len(spans) + 6)[len(spans):]
+    again = next(s for s in later if s["parent_id"] is None)
+    assert again["span_id"] == root["span_id"]  # the same span, sent again with its end
+    assert again["attributes"]["baton.decision"] == "no-go"
+    assert again["end"] >= root["end"]
+    assert "approval.decision" in [e["name"] for e in again["events"]]
+    assert not [s for s in later if s["name"].startswith("chat ")]  # calls are sent once

@@ -439,7 +439,11 @@ def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = ""
     finally:
         trace.close()
     if not approved:
+        from baton.export.live import live_export
         from baton.runs.summary import write_summary
 
         write_summary(run_dir)
+        live = live_export(os.environ if environ is None else environ, run_dir)
+        if live is not None:  # the run ended here: send its final structure spans
+            live.close()
     return wf
