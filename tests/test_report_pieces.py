@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from baton.export.otlp import endpoint_from_env, traces_url
@@ -10,7 +12,7 @@ from baton.prompts import as_markdown
 from baton.report.diff import diff_stats, render_diff
 from baton.report.html import esc, table
 from baton.report.run import render_run_report, timeline_bars
-from baton.report.svg import Bar, bar_chart, gantt, nice_step
+from baton.report.svg import Bar, bar_chart, cut_idle, gantt, nice_step
 from baton.runs import trace as T
 from baton.runs.trace import TraceWriter, read_events
 
@@ -150,3 +152,30 @@ def test_provider_names_and_urls():
     assert endpoint_from_env({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://h:2/t",
                               "OTEL_EXPORTER_OTLP_ENDPOINT": "http://h:1"}) == "http://h:2/t"
     assert endpoint_from_env({}) is None
+
+
+def test_idle_time_is_cut_from_the_timeline(tmp_path):
+    bars = [Bar("a", 0, 10), Bar("b", 5, 12), Bar("a", 3612, 3620), Bar("b", 3625, 3630)]
+    shown, cuts = cut_idle(bars, min_gap_s=60, keep_s=2)
+    assert [(b.start, b.end) for b in shown] == [(0, 10), (5, 12), (14, 22), (27, 32)]
+    assert cuts == [(13.0, 3600.0)]
+    assert cut_idle(bars[:2], min_gap_s=60, keep_s=2)[1] == []
+
+    # A run that waited an hour at the approval gate: the calls stay readable.
+    def event(seq, ts, **fields):
+        return {"schema_version": 1, "run_id": "r", "seq": seq, "ts": ts, **fields}
+
+    lines = [
+        event(0, "2026-01-01T09:00:00.000Z", type="run.start", task="t", title="t"),
+        event(1, "2026-01-01T09:00:10.000Z", type="model.call", role="planner",
+              latency_s=10.0, outcome="ok", **{T.MODEL: "openai/gpt-5"}),
+        event(2, "2026-01-01T09:00:11.000Z", type="approval.required", rules=["risk high"]),
+        event(3, "2026-01-01T10:00:11.000Z", type="approval.decision", approved=True),
+        event(4, "2026-01-01T10:00:20.000Z", type="command", command="pytest", ran=True,
+              exit_code=0, duration_s=9.0),
+    ]
+    (tmp_path / "trace.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    html = render_run_report(tmp_path)
+    assert "paused 60.0 min" in html and "1 idle stretch(es)" in html
+    bars_x = re.findall(r'<rect x="([\d.]+)"[^>]*width="([\d.]+)"[^>]*class="bar ', html)
+    assert len(bars_x) == 2 and all(float(w) > 100 for _, w in bars_x)

@@ -27,7 +27,7 @@ from baton.report.html import (
     tag,
     usd,
 )
-from baton.report.svg import Bar, bar_chart, gantt
+from baton.report.svg import Bar, bar_chart, cut_idle, gantt
 from baton.runs import trace as T
 from baton.runs.stats import summarize
 from baton.runs.summary import summary_context
@@ -37,6 +37,8 @@ from baton.secrets import SecretMasker
 ROLES = ("planner", "implementer", "reviewer", "verifier")
 COMMANDS_LANE = "commands"
 REPORT_FILE = "report.html"
+IDLE_CUT_S = 60.0
+"""Idle stretches longer than this (and than the time spent working) are cut from the axis."""
 
 _OUTCOME = {"go": ("GO", "good"), "no-go": ("NO-GO", "bad"),
             "awaiting_approval": ("AWAITING APPROVAL", "warn"),
@@ -370,16 +372,22 @@ def render_run_report(run_dir: Path, *, environ: Mapping[str, str] | None = None
     times = [t for t in (_epoch(e.get("ts")) for e in events) if t is not None]
     duration = (max(times) - min([t0, *times])) if times else None
     commands_run = sum(1 for e in events if e.get("type") == "command" and e.get("ran"))
+    marks: list[tuple[float, str]] = []
     if bars:
-        timeline = join([_legend(), gantt(bars, lanes)])
+        busy = sum(b.end - b.start for b in bars)
+        shown, cuts = cut_idle(bars, min_gap_s=max(IDLE_CUT_S, busy), keep_s=max(1.0, busy / 20))
+        marks = [(at, f"paused {seconds(gap)}") for at, gap in cuts]
+        timeline = join([_legend(), gantt(shown, lanes, cuts=marks)])
     else:
         timeline = tag("p", "no model call or command was recorded", class_="muted")
     not_run = [e for e in events if e.get("type") == "command" and not e.get("ran")]
     calls = sum(1 for b in bars if b.data["kind"] == "call")
     timeline_note = (f"One bar per model call attempt ({calls}) "
                      f"and per command that ran ({commands_run}); hover a bar for details. "
-                     + (f"{len(not_run)} proposed command(s) did not run (see Evidence)."
-                        if not_run else ""))
+                     + (f"{len(not_run)} proposed command(s) did not run (see Evidence). "
+                        if not_run else "")
+                     + (f"{len(marks)} idle stretch(es) (waiting for a person, a pause) are cut "
+                        "out of the time axis and marked." if marks else ""))
     patch = run_dir / "patch.diff"
     diff = render_diff(patch.read_text(encoding="utf-8", errors="replace")) \
         if patch.is_file() else tag("p", "no patch.diff in the run folder (the run did not "

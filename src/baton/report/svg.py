@@ -47,10 +47,36 @@ def _tick_label(value: float, step: float) -> str:
     return f"{value * 1000:.0f}ms"
 
 
+def cut_idle(bars: Sequence[Bar], min_gap_s: float, keep_s: float
+             ) -> tuple[list[Bar], list[tuple[float, float]]]:
+    """Bars with every idle stretch longer than ``min_gap_s`` shortened to ``keep_s``.
+
+    A run that waited an hour for a person would otherwise squeeze its calls into slivers.
+    Returns the shifted bars and the cuts as (position on the new axis, seconds cut out).
+    """
+    order = sorted(range(len(bars)), key=lambda i: bars[i].start)
+    shifted: dict[int, Bar] = {}
+    cuts: list[tuple[float, float]] = []
+    shift, busy_until = 0.0, None
+    for i in order:
+        bar = bars[i]
+        if busy_until is not None and bar.start - busy_until > min_gap_s:
+            removed = bar.start - busy_until - keep_s
+            cuts.append((busy_until - shift + keep_s / 2, removed + keep_s))
+            shift += removed
+        busy_until = bar.end if busy_until is None else max(busy_until, bar.end)
+        shifted[i] = Bar(bar.lane, bar.start - shift, bar.end - shift, bar.label, bar.classes,
+                         bar.title, bar.data)
+    return [shifted[i] for i in range(len(bars))], cuts
+
+
 def gantt(bars: Sequence[Bar], lanes: Sequence[str], *, width: int = 1040,
           lane_height: int = 30, label_width: int = 120, min_bar_px: float = 3.0,
-          css_class: str = "timeline") -> Html:
-    """A timeline: one row per lane, one rectangle per bar, a time axis along the bottom."""
+          cuts: Sequence[tuple[float, str]] = (), css_class: str = "timeline") -> Html:
+    """A timeline: one row per lane, one rectangle per bar, a time axis along the bottom.
+
+    ``cuts`` are (position, label) marks where idle time was cut out of the axis.
+    """
     total = max([b.end for b in bars] + [0.0]) or 1.0
     plot = width - label_width - 16
     height = lane_height * len(lanes) + 30
@@ -86,9 +112,18 @@ def gantt(bars: Sequence[Bar], lanes: Sequence[str], *, width: int = 1040,
         if bar.label and w > 7 * len(bar.label):
             shapes.append(tag("text", bar.label, x=f"{x + 4:.1f}", y=y + lane_height / 2 - 2,
                               class_="bar-label", fill="#fff"))
+    marks = []
+    for position, label in cuts:
+        x = label_width + position * scale
+        marks.append(tag("line", tag("title", label), x1=f"{x:.1f}", x2=f"{x:.1f}", y1=0,
+                         y2=lane_height * len(lanes), class_="cut"))
+        marks.append(tag("text", label, x=f"{x + 3:.1f}", y=lane_height * len(lanes) + 28,
+                         class_="cut-label"))
+    if cuts:
+        height += 14
     return tag("svg", join([
         tag("g", join(rows), class_="lanes"), tag("g", join(ticks), class_="grid"),
-        tag("g", join(shapes), class_="bars"),
+        tag("g", join(marks), class_="cuts"), tag("g", join(shapes), class_="bars"),
     ]), xmlns="http://www.w3.org/2000/svg", viewBox=f"0 0 {width} {height}", width=width,
         height=height, class_=css_class, role="img", aria_label="timeline")
 
