@@ -105,6 +105,13 @@ def live_export(environ: Mapping[str, str], run_dir: Path) -> LiveExport | None:
     url = endpoint_from_env(environ)
     if not url:
         return None
+    protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    if protocol.strip() != "http/protobuf" and ("protocol", url) not in _WARNED:
+        _WARNED.add(("protocol", url))
+        log.warning("baton sends OTLP over HTTP (protobuf) only, not %s: point "
+                    "OTEL_EXPORTER_OTLP_ENDPOINT at the receiver's HTTP port (often 4318)",
+                    protocol)
     if not otel_available():
         if url not in _WARNED:
             _WARNED.add(url)
