@@ -106,6 +106,7 @@ def test_report_of_an_empty_folder_says_what_is_missing(tmp_path):
     html = render_run_report(tmp_path)
     assert "no model call or command was recorded" in html
     assert "no patch.diff" in html and "no review round" in html
+    assert 'id="outcome">NO DECISION<' in html
 
 
 def test_gantt_and_bar_chart_draw_one_shape_per_item():

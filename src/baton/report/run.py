@@ -153,7 +153,7 @@ def _legend() -> Html:
 def _header(ctx: dict[str, Any], workflow: dict[str, Any], totals: dict[str, Any],
             duration: float | None, rounds: int, commands: int) -> Html:
     label, kind = _OUTCOME.get(ctx["decision"] or ctx["state"] or "",
-                               ((ctx["decision"] or ctx["state"] or "unknown").upper(),
+                               ((ctx["decision"] or ctx["state"] or "no decision").upper(),
                                 "neutral"))
     reasons = ctx["reasons"] or ([ctx["pause"]] if ctx["pause"] else [])
     outcome = tag("div", join([
