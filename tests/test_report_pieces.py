@@ -180,3 +180,20 @@ def test_idle_time_is_cut_from_the_timeline(tmp_path):
     assert "paused 60.0 min" in html and "1 idle stretch(es)" in html
     bars_x = re.findall(r'<rect x="([\d.]+)"[^>]*width="([\d.]+)"[^>]*class="bar ', html)
     assert len(bars_x) == 2 and all(float(w) > 100 for _, w in bars_x)
+
+
+def test_rejected_edit_reasons_are_content(tmp_path):
+    w = TraceWriter(tmp_path / "trace.jsonl", "r")
+    w.emit("run.start", task="secret plan", title="t")
+    w.emit("edits.rejected", packet=1, round=1, attempt=1,
+           reason="SEARCH not found; nearest lines: password = load()")
+    w.close()
+    events = read_events(tmp_path / "trace.jsonl")
+
+    def reasons(**kw) -> list:
+        return [e.attributes.get("baton.reason") for s in run_spans(events, **kw)
+                for e in s.events if e.name == "edits.rejected"]
+
+    assert reasons() == [None]
+    assert reasons(include_content=True) == [
+        "SEARCH not found; nearest lines: password = load()"]

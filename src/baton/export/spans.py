@@ -48,6 +48,10 @@ _WORKFLOW_EVENTS = ("approval.required", "approval.decision", "budget.exhausted"
                     "decision", "state", "run.resume", "packet.start", "packet.end")
 
 
+# Event fields that may quote repository or model text: sent only with include_content.
+_CONTENT_FIELDS = {"edits.rejected": {"reason"}}
+
+
 @dataclass
 class SpanEvent:
     """A point in time inside a span."""
@@ -359,6 +363,8 @@ class _Builder:
 
     def _event(self, event: dict[str, Any], name: str | None = None) -> SpanEvent:
         skip = {"schema_version", "run_id", "seq", "ts", "type", "task"}
+        if not self.include_content:
+            skip |= _CONTENT_FIELDS.get(str(event.get("type")), set())
         attrs = {f"baton.{k}": v for k, v in event.items() if k not in skip}
         return SpanEvent(name or str(event.get("type")), time_ns(event.get("ts")) or 0,
                          clean(attrs))
