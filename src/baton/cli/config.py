@@ -27,8 +27,7 @@ def policies_cmd(repo, config_file, as_json):
     if as_json:
         print_json({"active": config.policy, "policies": data})
         return
-    from rich.console import Console
-    from rich.table import Table
+    from baton.cli.table import Table
 
     table = Table(title="routing policies")
     for column in ("policy", "role", "endpoint", "model", "max tokens", "fallbacks"):
@@ -39,7 +38,7 @@ def policies_cmd(repo, config_file, as_json):
             label = f"{name}{' (active)' if name == config.policy else ''}"
             table.add_row(label if role == "planner" else "", role, r["endpoint"], r["model"],
                           str(r["max_tokens"]), ", ".join(r["fallbacks"]))
-    Console().print(table)
+    click.echo(table.render(), nl=False)
 
 
 @click.command("init")

@@ -122,22 +122,14 @@ def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: b
         _print_summary(summary.to_dict())
 
 
-def _console():
-    from rich.console import Console
-
-    console = Console()
-    # Piped output is read by people too: do not squeeze it into 80 columns.
-    return console if console.is_terminal else Console(width=max(console.width, 160))
-
-
 def _print_summary(data: dict[str, Any]) -> None:
-    from rich.table import Table
+    from baton.cli.table import Table  # not rich: a quick command (issue 18)
 
     table = Table(title=f"{data['events']:,} events, {data['runs']} runs, "
                   f"{data['files']} trace files, by {data['by']}")
-    table.add_column(data["by"], no_wrap=True)
+    table.add_column(data["by"])
     for name in ("calls", "errors", "mean", "p50", "p95", "tokens in", "tokens out", "cost"):
-        table.add_column(name, justify="right", no_wrap=True)
+        table.add_column(name, justify="right")
     table.add_column("outcomes")
     rows = [*data["groups"], data["totals"]]
     for row in rows:
@@ -150,15 +142,12 @@ def _print_summary(data: dict[str, Any]) -> None:
             _money(row["cost_usd"], row["unknown_cost_calls"]),
             ", ".join(f"{k} {v}" for k, v in row["outcomes"].items()),
             end_section=len(rows) > 1 and row is rows[-2],
-            style="bold" if row is data["totals"] else None,
         )
-    console = _console()
-    console.print(table)
+    click.echo(table.render(), nl=False)
     if data["decisions"]:
-        console.print("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
-    console.print("mean, p50/p95 (nearest-rank): latency over every call including failed "
-                  "attempts. "
-                  "(+N unknown): calls whose cost is not known, left out of the sum.")
+        click.echo("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
+    click.echo("mean, p50/p95 (nearest-rank): latency over every call including failed "
+               "attempts. (+N unknown): calls whose cost is not known, left out of the sum.")
 
 
 # -- baton record -----------------------------------------------------------------------
@@ -261,7 +250,7 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"no runs in {root}; start one with `baton run \"TASK\"`")
         return
-    from rich.table import Table
+    from baton.cli.table import Table
 
     table = Table(title=f"runs of {root}")
     for name in ("run", "task", "state", "decision", "cost", "time", "calls"):
@@ -272,7 +261,7 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
                       row["state"] or "-", row["decision"] or "-",
                       _money(row["cost_usd"], row["unknown_cost_calls"]),
                       _seconds(row["duration_s"]), str(row["calls"]))
-    _console().print(table)
+    click.echo(table.render(), nl=False)
 
 
 # -- baton trace export -----------------------------------------------------------------
