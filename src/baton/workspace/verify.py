@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from baton.models import CommandEvidence, Plan, Verdict
 from baton.run_context import RunContext
@@ -51,6 +52,12 @@ def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> li
     return out
 
 
+def _show_output(ctx: RunContext, command: str) -> Callable[[str], None] | None:
+    if ctx.progress is None:
+        return None
+    return lambda line: ctx.show("command.output", command=command, line=line)
+
+
 def verify(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> list[CommandEvidence]:
     """Run every allowed command in the worktree; list the others as not run."""
     evidence: list[CommandEvidence] = []
@@ -64,11 +71,14 @@ def verify(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> list[Command
             item = CommandEvidence(command=command, source=source, ran=False,
                                    reason_not_run=reason)
         else:
+            ctx.emit("command.start", number=number, command=command, source=source,
+                     log_file=f"evidence/{number:02d}.log")
             item = run_command(
                 command, ctx.worktree.path, timeout_s=ctx.config.command_timeout_s,
                 source=source, max_output_bytes=ctx.config.max_output_bytes,
                 sandbox=ctx.config.sandbox, log_path=ctx.run_dir / "evidence" / f"{number:02d}.log",
                 secrets=ctx.masker, session_file=ctx.run_dir / "command.session",
+                on_output=_show_output(ctx, command),
             )
             ctx.budget.add_wall(item.duration_s or 0.0)
         ctx.write(f"evidence/{number:02d}.json", item.model_dump_json(indent=2))
