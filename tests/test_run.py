@@ -69,7 +69,7 @@ def test_go_runs_request_changes_loop_and_commits_on_branch(baton, sample_repo):
                                           "implementer", "reviewer"]
     for call in calls:
         assert call["gen_ai.usage.input_tokens"] > 0 and call["latency_s"] >= 0
-        assert call["cost_source"] == "gateway" and call["gen_ai.response.id"]
+        assert call["cost_source"] == "gateway-body" and call["gen_ai.response.id"]
         assert (run_dir / call["prompt_file"]).is_file()
         assert (run_dir / call["response_file"]).is_file()
     # The second implementer prompt carries the reviewer's required fixes.

@@ -18,7 +18,7 @@ from typing import Any
 from baton.config import Config, Route
 from baton.errors import RunLocked
 from baton.llm.budget import Budget
-from baton.llm.pricing import call_cost, reported_cost, unit_price
+from baton.llm.pricing import call_cost, reported_cost_in, unit_price
 from baton.llm.provider import (
     ChatRequest,
     Completion,
@@ -190,10 +190,11 @@ class RunContext:
                           cost_usd=0.0, cost_source="no-usage")
             self.emit("model.call", **fields)
             return
+        reported, reported_in = reported_cost_in(done.usage, done.headers)
         cost = call_cost(
             attempt.model, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
-            cached_tokens=done.cached_tokens or 0,
-            reported_usd=reported_cost(done.usage, done.headers), prices=self.config.prices,
+            cached_tokens=done.cached_tokens or 0, reported_usd=reported,
+            prices=self.config.prices, reported_in=reported_in,
         )
         charge = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
         if charge:

@@ -22,13 +22,14 @@ ROLES: tuple[str, ...] = ("planner", "implementer", "reviewer", "verifier")
 Role = Literal["planner", "implementer", "reviewer", "verifier"]
 
 DEFAULT_PROTECTED = [".git", ".baton"]
+# gitignore's dialect (baton.workspace.globs): a leading "/" anchors at the repository root.
 DEFAULT_APPROVAL_PATHS = [
-    ".github/workflows/**", ".gitlab-ci.yml", ".ci/**", "Jenkinsfile", ".circleci/**",
-    "**/migrations/**", "**/alembic/**", "**/*.sql",
-    "**/auth/**", "**/*auth*.py", "**/security/**",
-    "pyproject.toml", "setup.py", "setup.cfg", "requirements*.txt", "package.json",
-    "Cargo.toml", "go.mod", "Gemfile", "*.lock", "**/*.lock", "package-lock.json",
-    "poetry.lock", "uv.lock", "go.sum", "pnpm-lock.yaml", "yarn.lock",
+    ".github/workflows/**", "/.gitlab-ci.yml", ".ci/**", "/Jenkinsfile", ".circleci/**",
+    "**/migrations/**", "**/alembic/**", "*.sql",
+    "**/auth/**", "*auth*.py", "**/security/**",
+    "/pyproject.toml", "/setup.py", "/setup.cfg", "/requirements*.txt", "/package.json",
+    "/Cargo.toml", "/go.mod", "/Gemfile", "*.lock", "/package-lock.json",
+    "/go.sum", "/pnpm-lock.yaml",
 ]
 
 
