@@ -75,6 +75,13 @@ def test_go_runs_request_changes_loop_and_commits_on_branch(baton, sample_repo):
     # The second implementer prompt carries the reviewer's required fixes.
     second = (run_dir / calls[3]["prompt_file"]).read_text()
     assert "sort a copy of the values" in second
+    assert "requested changes in round 1" in second  # the round that asked for them
+    # The round-2 reviewer sees the fixes it required in round 1, to check each one.
+    review2 = (run_dir / calls[4]["prompt_file"]).read_text()
+    assert "The fixes you required in round 1" in review2
+    assert "sort a copy of the values" in review2
+    review1 = (run_dir / calls[2]["prompt_file"]).read_text()
+    assert "The fixes you required" not in review1
     commands = [e for e in events(run_dir) if e["type"] == "command"]
     assert commands[0]["source"] == "config" and commands[0]["exit_code"] == 0
     not_run = [c for c in commands if not c["ran"]]

@@ -329,7 +329,8 @@ def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index
         outside = sorted({*outside, *patch.applied.outside_plan})
         flags = [f"changed outside the plan: {path}" for path in outside]
         diff = ctx.worktree.pending_diff()
-        verdict = roles.review(ctx, task, plan, packet, index, count, round_, diff, flags)
+        verdict = roles.review(ctx, task, plan, packet, index, count, round_, diff, flags,
+                               previous_fixes=fixes)
         verdicts.append(verdict)
         if verdict.verdict == "approve":
             _end_packet(ctx, index, packet, "approved")
