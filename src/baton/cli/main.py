@@ -61,8 +61,8 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         completing = "_BATON_COMPLETE" in os.environ  # complete options and run ids too
-        if (ctx.resilient_parsing and not completing) or sys.argv[1:2] in ([], ["--help"],
-                                                                            ["-h"]):
+        if not completing and (ctx.resilient_parsing
+                               or sys.argv[1:2] in ([], ["--help"], ["-h"])):
             return click.Command(cmd_name, help=HELP[cmd_name], short_help=HELP[cmd_name])
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
