@@ -307,13 +307,6 @@ def load_config(
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, [name for name, _ in layers])) from exc
+        from baton.config.explain import explain
 
-
-def _explain(exc: ValidationError, sources: list[str]) -> str:
-    lines = ["invalid configuration:"]
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
-    lines.append(f"read from: {', '.join(sources)}. Fix the setting and retry.")
-    return "\n".join(lines)
+        raise ConfigError(explain(exc, layers, Config)) from exc
