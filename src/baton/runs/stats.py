@@ -1,4 +1,4 @@
-"""Streaming summaries of traces: calls, latency, tokens and cost by model, role or run.
+"""Streaming summaries of traces: calls, latency, tokens and cost by model, role, run or task.
 
 One pass over the files, nothing kept per event except one latency float per model call
 (in a compact ``array('d')``) for the percentiles. Percentiles are *nearest-rank*: p95 is
@@ -25,8 +25,8 @@ from typing import Any, Literal
 from baton.errors import UserError
 from baton.runs import trace as T
 
-GroupBy = Literal["model", "role", "run"]
-GROUP_BYS: tuple[str, ...] = ("model", "role", "run")
+GroupBy = Literal["model", "role", "run", "task"]
+GROUP_BYS: tuple[str, ...] = ("model", "role", "run", "task")
 UNKNOWN = "(unknown)"
 # Damaged lines reported one by one per file; the rest are counted in one warning.
 MAX_LINE_WARNINGS = 5
@@ -163,7 +163,13 @@ _KEYS = {
               lambda e, run: e.get("model")),
     "role": (lambda e, run: e.get("role"), lambda e, run: "reviewer"),
     "run": (lambda e, run: run, lambda e, run: run),
+    # The caller's own task key (`baton record --task-id`), not the run id.
+    "task": (lambda e, run: _text(e.get("task_id")), lambda e, run: _text(e.get("task_id"))),
 }
+
+
+def _text(value: Any) -> str | None:
+    return value if type(value) is str and value else None
 
 
 def _count(summary: Summary, event: dict[str, Any], call_key, verdict_key) -> None:

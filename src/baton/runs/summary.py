@@ -146,6 +146,9 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "approval": _approval(events),
         "outside_plan": sorted({str(f) for e in edits for f in _list(e.get("outside_plan"))}),
         "pause": _pause_detail(events),
+        "sandbox_warnings": list(dict.fromkeys(
+            _text(e.get("warning")) for e in events
+            if e.get("type") == "sandbox" and e.get("warning"))),
     }
     return context
 

@@ -12,9 +12,12 @@ import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from baton.approvals import FileChange
 from baton.errors import UserError
+
+if TYPE_CHECKING:  # the approval rules load the (pydantic) config; `baton runs` needs neither
+    from baton.approvals import FileChange
 
 SAFE_CONFIG = [
     "core.hooksPath=/dev/null",
@@ -112,6 +115,8 @@ class Worktree:
 
     def changes(self) -> list[FileChange]:
         """Per-file status and line counts since the base commit."""
+        from baton.approvals import FileChange
+
         self.git.run("add", "-A")
         status = {}
         for line in self.git.run("diff", "--cached", "--name-status", "--no-renames",
