@@ -26,22 +26,26 @@ def error_lines(repo, user_text: str, repo_text: str, overrides=None) -> list[st
     return str(info.value).splitlines()
 
 
-def test_each_problem_names_the_layer_that_set_it(repo):
+def test_each_problem_names_the_file_that_set_it(repo):
     lines = error_lines(
-        repo, "[retry]\nmax_atempts = 3\n",
+        repo, "",
         'max_review_rounds = 0\n[approval]\nmax_diff_lines = "many"\n[routes.planner]\n'
-        'modle = "x"\n', overrides={"sandbox": "nope"})
-    repo_file, user_file = str(repo / "baton.toml"), str(repo.parent / "user.toml")
-    assert f"  {user_file}: retry.max_atempts: unknown setting (did you mean " \
-        "'max_attempts'?)" in lines
+        'modle = "x"\n')
+    repo_file = str(repo / "baton.toml")
     assert f"  {repo_file}: max_review_rounds: must be at least 1, not 0" in lines
     assert f"  {repo_file}: approval.max_diff_lines: must be a whole number, not 'many'" \
         in lines
     assert f"  {repo_file}: routes.planner.modle: unknown setting (did you mean 'model'?)" \
         in lines
     assert f"  {repo_file}: routes.planner.model: is required" in lines
-    assert "  flags: sandbox: must be one of 'auto', 'bwrap' or 'none', not 'nope'" in lines
     assert not any("Input should be" in line for line in lines)  # not pydantic's words
+    lines = error_lines(repo, "[retry]\nmax_atempts = 3\n", "")
+    user_file = str(repo.parent / "user.toml")
+    assert f"  {user_file}: retry.max_atempts: unknown setting (did you mean " \
+        "'max_attempts'?)" in lines
+    assert not any(str(repo / "baton.toml") in line for line in lines)
+    lines = error_lines(repo, "", "", overrides={"sandbox": "nope"})
+    assert "  flags: sandbox: must be one of 'auto', 'bwrap' or 'none', not 'nope'" in lines
 
 
 def test_the_higher_layer_is_at_fault_when_both_set_a_key(repo):
