@@ -193,3 +193,32 @@ def test_completion_scripts_and_run_id_completion(baton, sample_repo):
     flags = baton(cwd=sample_repo, _BATON_COMPLETE="bash_complete",
                   COMP_WORDS="baton clean --dry", COMP_CWORD="2")
     assert "plain,--dry-run" in flags.stdout.split()
+
+
+def test_tables_keep_run_ids_models_and_costs_whole_on_a_pipe_and_a_narrow_terminal(
+        baton, sample_repo):
+    import shutil
+
+    baton.serve(demo_script())
+    run_id = run_json(baton("run", TASK, "--repo", str(sample_repo), "--json"))["run_id"]
+    wanted = [run_id, "$0.0348", REVIEWER]
+    piped = baton("runs", cwd=sample_repo, COLUMNS="40").stdout + \
+        baton("trace", "summary", cwd=sample_repo, COLUMNS="40").stdout
+    for text in wanted:
+        assert text in piped, (text, piped)
+    assert "openai/gpt…" not in piped and "$0.0…" not in piped
+    if shutil.which("script") is None:
+        return
+    for args in ("runs", "trace summary", "policies"):
+        command = f"stty cols 50; {sys.executable} -m baton {args}"
+        proc = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True,
+                              text=True, env=baton.env(), cwd=sample_repo, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        out = proc.stdout.replace("\r\n", "\n")
+        assert proc.returncode == 0, out
+        joined = "".join(out.split("\n"))  # the terminal wraps long lines; nothing is cut
+        expected = [REVIEWER] if args == "policies" else \
+            [run_id] if args == "runs" else [REVIEWER, "$0.0348"]
+        for text in expected:
+            assert text in out or text in joined, (args, text, out)
+        assert "openai/gpt…" not in out and "$0.0…" not in out

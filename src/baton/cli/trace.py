@@ -122,12 +122,11 @@ def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: b
         _print_summary(summary.to_dict())
 
 
-def _console():
-    from rich.console import Console
+def _console(table: Any = None):
+    # Piped output is read by people too: never squeeze ids, models or costs into "…".
+    from baton.cli.common import console_for
 
-    console = Console()
-    # Piped output is read by people too: do not squeeze it into 80 columns.
-    return console if console.is_terminal else Console(width=max(console.width, 160))
+    return console_for(table)
 
 
 def _print_summary(data: dict[str, Any]) -> None:
@@ -152,7 +151,7 @@ def _print_summary(data: dict[str, Any]) -> None:
             end_section=len(rows) > 1 and row is rows[-2],
             style="bold" if row is data["totals"] else None,
         )
-    console = _console()
+    console = _console(table)
     console.print(table)
     if data["decisions"]:
         console.print("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
@@ -266,11 +265,12 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
 
     table = Table(title=f"runs of {root}")
     for name in ("run", "task", "state", "decision", "cost", "time", "calls"):
-        table.add_column(name, justify="right" if name in ("cost", "time", "calls") else "left")
+        table.add_column(name, justify="right" if name in ("cost", "time", "calls") else "left",
+                         no_wrap=name != "task")
     for row in rows:
         task = " ".join(str(row["task"] or row["title"] or "").split())
         table.add_row(row["run_id"], task[:48] + ("…" if len(task) > 48 else ""),
                       row["state"] or "-", row["decision"] or "-",
                       _money(row["cost_usd"], row["unknown_cost_calls"]),
                       _seconds(row["duration_s"]), str(row["calls"]))
-    _console().print(table)
+    _console(table).print(table)
