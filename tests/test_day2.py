@@ -222,3 +222,27 @@ def test_tables_keep_run_ids_models_and_costs_whole_on_a_pipe_and_a_narrow_termi
         for text in expected:
             assert text in out or text in joined, (args, text, out)
         assert "openai/gpt…" not in out and "$0.0…" not in out
+
+
+def test_the_demo_says_where_its_folder_is_and_its_apply_hint_works_from_here(baton, tmp_path):
+    import re
+    import shlex
+    import shutil
+
+    elsewhere = tmp_path / "my-own-folder"
+    elsewhere.mkdir()
+    proc = baton("demo", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    folder = Path(re.search(r"demo folder: (\S+) \(temporary", proc.stdout).group(1))
+    try:
+        assert folder.is_dir() and f"rm -rf {folder}" in proc.stdout
+        hint = re.search(r"apply it:\s+(git -C .+? merge \S+)", proc.stdout).group(1)
+        merged = subprocess.run(shlex.split(hint), cwd=elsewhere, capture_output=True,
+                                text=True, env={**baton.env(), "GIT_AUTHOR_NAME": "t",
+                                                "GIT_AUTHOR_EMAIL": "t@t",
+                                                "GIT_COMMITTER_NAME": "t",
+                                                "GIT_COMMITTER_EMAIL": "t@t"})
+        assert merged.returncode == 0, merged.stderr
+        assert "def median" in (folder / "sample" / "stats.py").read_text()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
