@@ -130,3 +130,16 @@ def test_plain_display_lines_and_quiet_mode_keeps_warnings(tmp_path):
     assert out.read_text().splitlines() == [
         "  reviewer p1 r2: asking m/x (attempt 2) ...", "baton: warning: dirty tree"]
     assert quiet.warnings_shown == {"dirty tree"}
+
+
+def test_the_dirty_tree_warning_comes_before_any_money_is_spent(baton, sample_repo):
+    (sample_repo / "stats.py").write_text("# work in progress\n")
+    baton.serve(demo_script())
+    proc = baton("run", TASK, "--repo", str(sample_repo))
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
+    warning = "baton: warning: your working tree has uncommitted changes"
+    assert err.count(warning) == 1  # said once, early, not again at the end
+    assert err.index(warning) < err.index("planner: asking")
+    as_json = baton("run", TASK, "--repo", str(sample_repo), "--json")
+    assert as_json.stderr.count(warning) == 1 and "planner" not in as_json.stderr

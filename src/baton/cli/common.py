@@ -79,8 +79,10 @@ def handle_errors(func: F) -> F:
             from baton.errors import Terminated
 
             name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("Ctrl-C", 130)
-            _fail(f"stopped by {name} before a run started; nothing was changed", code, None,
-                  "interrupted", as_json)
+            run_id = kwargs.get("run_id")
+            _fail(f"stopped by {name}" + (f"; continue with `baton resume {run_id}`"
+                                          if run_id else ""), code, run_id, "interrupted",
+                  as_json)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: say where the traceback is

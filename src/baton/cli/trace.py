@@ -86,6 +86,9 @@ def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
         if path.exists():
             paths.append(path)
             continue
+        if "/" in target or target.endswith((".jsonl", ".json")):
+            raise UserError(f"{target}: no such file or folder (give a trace file, a run "
+                            "folder, a folder of runs, or a run id from `baton runs`)")
         try:
             paths.append(find_run(_repo_root(repo), target))
         except UserError as exc:  # no such run, or not in a repository
