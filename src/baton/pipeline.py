@@ -213,7 +213,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
     routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
-    check_endpoints(config, routes, environ)
+    key_warnings = check_endpoints(config, routes, environ)
     worktree = open_worktree(repo_root, workflow["run_id"], workflow["base_commit"])
     ctx = _context(workflow["run_id"], run_dir, repo_root, config, routes, worktree, environ,
                    progress, Budget(config.limits, config.role_limits))
@@ -237,7 +237,9 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(merged), state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
              recorded_calls=len(ctx.recorded))
-    warnings += _sandbox_warning(ctx)
+    warnings += _sandbox_warning(ctx) + key_warnings
+    for warning in warnings:  # shown now, before any money is spent
+        ctx.emit("warning", message=warning)
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
     return result

@@ -54,18 +54,21 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def stop_runs_on_sigterm() -> None:
+    """From now on SIGTERM stops a run the way Ctrl-C does: recorded, named, resumable."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def handle_errors(func: F) -> F:
     """Turn every failure into a message naming the run, and the right exit code.
 
-    Under ``--json`` stdout gets exactly one result object, errors included. SIGTERM stops
-    a run like Ctrl-C does: recorded as interrupted, resumable.
+    Under ``--json`` stdout gets exactly one result object, errors included.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json"))
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return func(*args, **kwargs)
         except BatonError as exc:

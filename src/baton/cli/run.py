@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from baton.cli.common import handle_errors, print_json
+from baton.cli.common import handle_errors, print_json, stop_runs_on_sigterm
 
 
 def _overrides(max_cost: float | None, max_calls: int | None, max_tokens: int | None,
@@ -221,6 +221,7 @@ def run_cmd(task, task_file, repo, config_file, policy, title, allow_model_comma
     from baton.cli.progress import run_display
     from baton.pipeline import start_run
 
+    stop_runs_on_sigterm()
     text = read_task(task, task_file)
     display = run_display(as_json)
     try:
@@ -255,6 +256,7 @@ def resume_cmd(run_id, last, repo, allow_model_commands, settings, max_cost, max
     from baton.cli.progress import run_display
     from baton.pipeline import resume_run
 
+    stop_runs_on_sigterm()
     run_id = pick_run(repo, run_id, last, unfinished=True)
     display = run_display(as_json)
     try:
@@ -292,6 +294,7 @@ def approve_cmd(run_id, repo, reason, as_json):
     from baton.cli.progress import run_display
     from baton.pipeline import answer_approval, resume_run
 
+    stop_runs_on_sigterm()
     run_id = pick_run(repo, run_id, False, unfinished=True)
     display = run_display(as_json)
     try:
@@ -333,6 +336,7 @@ def demo_cmd(keep, as_json):
     from baton.cli.progress import run_display
     from baton.demo import demo_folder, run_demo
 
+    stop_runs_on_sigterm()
     base = demo_folder(keep)
     if not as_json:
         click.echo("baton demo: the model responses are SCRIPTED (served over real HTTP by "
