@@ -193,3 +193,21 @@ def test_a_star_in_a_run_id_is_not_a_glob(baton, sample_repo):
     proc = baton("show", run_id[:4] + "*", cwd=sample_repo)
     assert proc.returncode == 2 and "no run" in proc.stderr
     assert os.path.isdir(sample_repo / ".baton" / "runs" / run_id)
+
+
+def test_an_endpoint_that_is_down_gets_no_fallback_advice(baton, sample_repo):
+    import socket
+
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (baton.tmp / "user-config.toml").write_text(
+        f'[endpoints.default]\nbase_url = "http://127.0.0.1:{port}/v1"\n'
+        'api_key_env = "BATON_TEST_API_KEY"\n'
+        "[retry]\nmax_attempts = 2\nbackoff_base_s = 0.01\n")
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json")
+    assert proc.returncode == 2
+    error = json.loads(proc.stdout)["error"]
+    assert "failed 2 attempts" in error and "could not be reached" in error
+    assert "configure fallbacks" not in error and "fallback models on the same endpoint " \
+        "would not help" in error
