@@ -87,8 +87,9 @@ def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
             paths.append(path)
             continue
         if "/" in target or target.endswith((".jsonl", ".json")):
-            raise UserError(f"{target}: no such file or folder (give a trace file, a run "
-                            "folder, a folder of runs, or a run id from `baton runs`)")
+            raise UserError(f"{target!r} is not a file, a folder or a run id: no such file "
+                            "or folder (give a trace file, a run folder, a folder of runs, "
+                            "or a run id from `baton runs`)")
         try:
             paths.append(find_run(_repo_root(repo), target))
         except UserError as exc:  # no such run, or not in a repository
