@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baton.errors import EditError
-from baton.workspace.edits import apply_edits, parse_edits
+from baton.workspace.edits import Edit, apply_edits, parse_edits
 
 EXAMPLES = int(os.environ.get("BATON_HYPOTHESIS_EXAMPLES", "150"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -183,3 +183,29 @@ def test_search_cut_from_the_file_and_shifted_either_applies_once_or_is_refused(
             body = "".join(s + "\n" for s in search)
             at = ("\n" + text).index("\n" + body)
             assert new == text[:at] + "".join(r + "\n" for r in replace) + text[at + len(body):]
+
+
+ws_text = st.lists(st.sampled_from(["a", "b", " ", "\t", "\n", "\r", "\x0c", "\xa0", "\u2028",
+                                    "...", "#", "é", "\ud800", "    ", "\n\n"]),
+                   max_size=40).map("".join)
+
+
+@SETTINGS
+@given(ws_text, ws_text, ws_text, st.sampled_from(["replace", "create", "whole"]))
+def test_matcher_on_arbitrary_text_only_raises_edit_errors(
+        file_text: str, search: str, replace: str, kind: str) -> None:
+    """Arbitrary file, SEARCH and REPLACE text (odd white space, lone surrogates, elisions)
+    given straight to apply_edits: it applies or raises EditError, and a refusal writes
+    nothing."""
+    data = file_text.encode("utf-8", "surrogatepass")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        root = Path(tmp_name)
+        (root / "f.txt").write_bytes(data)
+        try:
+            result = apply_edits(root, [Edit("f.txt", kind, search, replace)])  # type: ignore[arg-type]
+        except EditError as exc:
+            assert str(exc)
+            assert (root / "f.txt").read_bytes() == data
+            assert sorted(p.name for p in root.iterdir()) == ["f.txt"]
+            return
+        assert len(result.tolerances) == 1

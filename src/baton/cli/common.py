@@ -100,22 +100,3 @@ def print_json(data: Any) -> None:
     """Print one JSON document on stdout."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
-
-def console_for(table: Any = None) -> Any:
-    """A rich console wide enough that ``table`` never cuts a run id, model name or cost.
-
-    On a terminal the table gets at least the width its no-wrap columns need (a narrow
-    terminal then wraps the long lines itself: nothing is lost to ``…``); piped, at least
-    160 columns, and the table's natural width, so a log keeps every cell whole.
-    """
-    from rich.console import Console
-    from rich.measure import Measurement
-
-    console = Console()
-    if table is None:
-        return console if console.is_terminal else Console(width=max(console.width, 160))
-    wide = Console(width=10_000)
-    need = Measurement.get(wide, wide.options, table)
-    width = max(console.width, need.minimum) if console.is_terminal \
-        else max(console.width, 160, need.maximum)
-    return console if width == console.width else Console(width=width)

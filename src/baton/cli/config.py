@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from baton.cli.common import console_for, handle_errors, print_json
+from baton.cli.common import handle_errors, print_json
 
 
 @click.command("policies")
@@ -27,18 +27,18 @@ def policies_cmd(repo, config_file, as_json):
     if as_json:
         print_json({"active": config.policy, "policies": data})
         return
-    from rich.table import Table
+    from baton.cli.table import Table
 
     table = Table(title="routing policies")
     for column in ("policy", "role", "endpoint", "model", "max tokens", "fallbacks"):
-        table.add_column(column, no_wrap=column != "fallbacks")
+        table.add_column(column)
     for name in names:
         for role in ROLES:
             r = data[name][role]
             label = f"{name}{' (active)' if name == config.policy else ''}"
             table.add_row(label if role == "planner" else "", role, r["endpoint"], r["model"],
                           str(r["max_tokens"]), ", ".join(r["fallbacks"]))
-    console_for(table).print(table)
+    click.echo(table.render(), nl=False)
 
 
 @click.command("init")

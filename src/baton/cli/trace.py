@@ -126,21 +126,14 @@ def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: b
         _print_summary(summary.to_dict())
 
 
-def _console(table: Any = None):
-    # Piped output is read by people too: never squeeze ids, models or costs into "…".
-    from baton.cli.common import console_for
-
-    return console_for(table)
-
-
 def _print_summary(data: dict[str, Any]) -> None:
-    from rich.table import Table
+    from baton.cli.table import Table  # not rich: a quick command (issue 18)
 
     table = Table(title=f"{data['events']:,} events, {data['runs']} runs, "
                   f"{data['files']} trace files, by {data['by']}")
-    table.add_column(data["by"], no_wrap=True)
+    table.add_column(data["by"])
     for name in ("calls", "errors", "mean", "p50", "p95", "tokens in", "tokens out", "cost"):
-        table.add_column(name, justify="right", no_wrap=True)
+        table.add_column(name, justify="right")
     table.add_column("outcomes")
     rows = [*data["groups"], data["totals"]]
     for row in rows:
@@ -153,15 +146,12 @@ def _print_summary(data: dict[str, Any]) -> None:
             _money(row["cost_usd"], row["unknown_cost_calls"]),
             ", ".join(f"{k} {v}" for k, v in row["outcomes"].items()),
             end_section=len(rows) > 1 and row is rows[-2],
-            style="bold" if row is data["totals"] else None,
         )
-    console = _console(table)
-    console.print(table)
+    click.echo(table.render(), nl=False)
     if data["decisions"]:
-        console.print("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
-    console.print("mean, p50/p95 (nearest-rank): latency over every call including failed "
-                  "attempts. "
-                  "(+N unknown): calls whose cost is not known, left out of the sum.")
+        click.echo("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
+    click.echo("mean, p50/p95 (nearest-rank): latency over every call including failed "
+               "attempts. (+N unknown): calls whose cost is not known, left out of the sum.")
 
 
 # -- baton record -----------------------------------------------------------------------
@@ -265,16 +255,15 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"no runs in {root}; start one with `baton run \"TASK\"`")
         return
-    from rich.table import Table
+    from baton.cli.table import Table
 
     table = Table(title=f"runs of {root}")
     for name in ("run", "task", "state", "decision", "cost", "time", "calls"):
-        table.add_column(name, justify="right" if name in ("cost", "time", "calls") else "left",
-                         no_wrap=name != "task")
+        table.add_column(name, justify="right" if name in ("cost", "time", "calls") else "left")
     for row in rows:
         task = " ".join(str(row["task"] or row["title"] or "").split())
         table.add_row(row["run_id"], task[:48] + ("…" if len(task) > 48 else ""),
                       row["state"] or "-", row["decision"] or "-",
                       _money(row["cost_usd"], row["unknown_cost_calls"]),
                       _seconds(row["duration_s"]), str(row["calls"]))
-    _console(table).print(table)
+    click.echo(table.render(), nl=False)

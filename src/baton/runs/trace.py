@@ -86,6 +86,14 @@ def repair_torn_tail(path: Path) -> bool:
                 cut = start
         else:
             cut = _last_newline(fh, size) + 1
+            fh.seek(cut)
+            try:  # a whole event that only lost its newline is kept
+                if isinstance(json.loads(fh.read(size - cut)), dict):
+                    fh.seek(size)
+                    fh.write(b"\n")
+                    return True
+            except ValueError:
+                pass
         fh.truncate(cut)
     return True
 
@@ -117,12 +125,32 @@ class TraceWriter:
             self._fh.write(line + "\n")
             self._fh.flush()
             self._seq += 1
+            self._ended = type_ == "run.end"
             return event
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file; after a ``run.end``, write the run's summary beside it."""
         with self._lock:
+            if self._fh.closed:
+                return
             self._fh.close()
+            if getattr(self, "_ended", False):
+                _write_run_summary(self.path)
+
+
+def _write_run_summary(path: Path) -> None:
+    """The compact summary `trace summary` reads instead of a finished trace (runs/statcache).
+
+    Only ever a shortcut: if it cannot be written, the trace is read in full instead.
+    """
+    try:
+        from baton.runs.statcache import write_summary
+
+        write_summary(path)
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"{path}: could not write the run's summary ({exc}); "
+                      "`baton trace summary` will read the whole trace", TraceWarning,
+                      stacklevel=3)
 
 
 def _last_seq(path: Path) -> int:
