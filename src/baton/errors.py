@@ -13,7 +13,8 @@
     ├── AwaitingApproval            a human must approve; the run pauses (exit 3)
     ├── RunInterrupted              Ctrl-C or SIGTERM stopped a run; resumable (exit 130/143)
     ├── InternalError               an unexpected exception (a bug); details in a file (exit 2)
-    └── RunLocked                   another process is working on this run
+    ├── RunLocked                   another process is working on this run
+    └── ExportError                 a trace backend refused or could not be reached (exit 2)
 
     Terminated (a KeyboardInterrupt) is what the CLI raises on SIGTERM, so a run stops the
     same way as on Ctrl-C.
@@ -107,3 +108,7 @@ class InternalError(BatonError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived (raised by the CLI's signal handler, handled like Ctrl-C)."""
+
+
+class ExportError(BatonError):
+    """An OpenTelemetry receiver refused the spans or could not be reached."""

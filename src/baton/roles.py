@@ -12,7 +12,6 @@ from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
 from baton.secrets import secret_file_pattern
 from baton.workspace.edits import AppliedEdits, apply_edits, parse_edits
-from baton.workspace.git import tracked_files
 from baton.workspace.repomap import key_files, repo_map
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, check_path, safe_parts
 
@@ -20,11 +19,12 @@ from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, check_pat
 def plan_task(ctx: RunContext, task: str) -> Plan:
     """Ask the planner; one repair request with the gate's errors, then a clear error."""
     root = ctx.worktree.path
-    files = tracked_files(root)
+    files = ctx.worktree.files()
     budget = ctx.config.repo_map_bytes
     context = {
         "task": task, "repo_map": repo_map(root, files, budget),
-        "key_files": key_files(root, files, budget // 2),
+        "key_files": [f for f in key_files(root, files, budget // 2)
+                      if withheld_reason(f["path"], ctx.config.protected_paths) is None],
         "max_packets": ctx.config.max_packets, "repair_errors": [],
     }
     errors: list[str] = []

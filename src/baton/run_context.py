@@ -17,6 +17,7 @@ from typing import Any
 
 from baton.config import Config, Route
 from baton.errors import PromptTooLarge, RunLocked
+from baton.export.live import live_export
 from baton.llm.budget import Budget
 from baton.llm.pricing import call_cost, reported_cost_in, unit_price
 from baton.llm.provider import (
@@ -33,6 +34,7 @@ from baton.runs import trace as T
 from baton.runs.store import read_workflow, write_workflow
 from baton.secrets import SecretMasker
 from baton.workspace.git import Worktree
+from baton.workspace.snapshot import Snapshot
 
 # A single call reported to cost more than this is not believed: the budget is charged
 # this much (so any cost limit stops the run) and the trace says so.
@@ -75,7 +77,16 @@ class RunContext:
     emitted: set[str] = field(default_factory=set)
     cut_off: set[str] = field(default_factory=set)
     """Call keys whose answer stopped at max_tokens (finish reason ``length``)."""
+    snapshot: Snapshot | None = None
+    """The approved tree fixed as a commit object, once the last packet is approved."""
+    snapshot_recorded: Snapshot | None = None
+    """The snapshot the trace recorded before a resume (reused when the tree matches)."""
     _lock_fd: int | None = None
+    live: Any = None
+    """Live OpenTelemetry export, when OTEL_EXPORTER_OTLP_ENDPOINT is set (export/live.py)."""
+
+    def __post_init__(self) -> None:
+        self.live = live_export(self.environ, self.run_dir)
 
     # -- trace and files -------------------------------------------------------------
 
@@ -87,6 +98,8 @@ class RunContext:
             self.emitted.add(key)
             fields["step"] = key
         event = self.trace.emit(type_, **self.masker.mask_obj(fields))
+        if self.live is not None:
+            self.live.event(event)
         if self.progress is not None:
             self.progress(event)
 
@@ -285,6 +298,8 @@ class RunContext:
 
     def close(self) -> None:
         """Release the lock and close the trace."""
+        if self.live is not None:
+            self.live.close()
         self.trace.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)

@@ -66,8 +66,9 @@ def budget_options(func):
     return func
 
 
-def report(result, as_json: bool, display=None) -> None:
-    """Print a run's result and exit with its code."""
+def report(result, as_json: bool, display=None, footer: str | None = None,
+           extra: dict[str, Any] | None = None) -> None:
+    """Print a run's result (then ``footer``; ``extra`` keys in JSON) and exit with its code."""
     shown = display.warnings_shown if display is not None else set()
     if display is not None:
         display.close()
@@ -75,7 +76,7 @@ def report(result, as_json: bool, display=None) -> None:
         if warning not in shown:
             click.echo(f"baton: warning: {warning}", err=True)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), **(extra or {})})
         sys.exit(result.exit_code)
     label = result.decision or result.state
     click.echo(f"{label.upper()}: run {result.run_id}")
@@ -102,6 +103,8 @@ def report(result, as_json: bool, display=None) -> None:
     elif result.decision == "no-go":
         click.echo(f"  next:       `baton show {result.run_id}` for the diff and evidence; "
                    "`baton clean` removes the run's worktree and branch")
+    if footer:
+        click.echo(footer)
     sys.exit(result.exit_code)
 
 
@@ -162,8 +165,10 @@ def read_task(task: str | None, task_file: Path | None) -> str:
     return task
 
 
-def _maybe_ask(result, repo: Path, as_json: bool, progress):
-    """On an interactive terminal, answer an approval gate right away."""
+def _maybe_ask(result, repo: Path, as_json: bool, progress, *, config_file=None,
+              overrides=None):
+    """On an interactive terminal, answer an approval gate right away (with the same
+    configuration and flags this command was given)."""
     from baton.pipeline import answer_approval, resume_run
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
@@ -172,10 +177,19 @@ def _maybe_ask(result, repo: Path, as_json: bool, progress):
     progress.close()  # the live display and a question do not share the terminal
     click.echo(result.reasons[0], err=True)
     if click.confirm("Approve this change and continue?", default=False):
-        answer_approval(repo, result.run_id, approved=True, reason="approved on the terminal")
+        answer_approval(repo, result.run_id, approved=True, reason="approved on the terminal",
+                        config_file=config_file, overrides=overrides)
         progress.reopen()
-        return resume_run(repo, result.run_id, progress=progress)
+        return resume_run(repo, result.run_id, progress=progress, config_file=config_file,
+                          overrides=overrides)
     return result
+
+
+def config_option(func):
+    """``--config FILE``: the user's own settings for this command (may define endpoints)."""
+    return click.option(
+        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+        help="A config file with the highest precedence (may define endpoints).")(func)
 
 
 @contextlib.contextmanager
@@ -223,14 +237,14 @@ def run_cmd(task, task_file, repo, config_file, policy, title, allow_model_comma
 
     stop_runs_on_sigterm()
     text = read_task(task, task_file)
+    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                           settings)
     display = run_display(as_json)
     try:
-        result = start_run(
-            text, repo, config_file=config_file, policy=policy, title=title,
-            progress=display, overrides=_overrides(max_cost, max_calls, max_tokens, max_wall,
-                                                   allow_model_commands, settings),
-        )
-        result = _maybe_ask(result, repo, as_json, display)
+        result = start_run(text, repo, config_file=config_file, policy=policy, title=title,
+                           progress=display, overrides=overrides)
+        result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
+                            overrides=overrides)
     finally:
         display.close()
     report(result, as_json, display)
@@ -246,24 +260,32 @@ def _run_arg(func):
 @_run_arg
 @click.option("--last", is_flag=True, help="The newest run that can be resumed.")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@config_option
 @click.option("--allow-model-commands", is_flag=True)
 @budget_options
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def resume_cmd(run_id, last, repo, allow_model_commands, settings, max_cost, max_calls,
-               max_tokens, max_wall, as_json):
-    """Continue a paused or crashed run without repeating any recorded model call."""
+def resume_cmd(run_id, last, repo, config_file, allow_model_commands, settings, max_cost,
+               max_calls, max_tokens, max_wall, as_json):
+    """Continue a paused or crashed run without repeating any recorded model call.
+
+    Endpoints, keys, sandbox, allowlists, prices and limits come from your configuration,
+    environment and these flags now, never from the run folder.
+    """
     from baton.cli.progress import run_display
     from baton.pipeline import resume_run
 
     stop_runs_on_sigterm()
     run_id = pick_run(repo, run_id, last, unfinished=True)
+    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                           settings)
     display = run_display(as_json)
     try:
         with _naming_run(repo, run_id):
-            result = resume_run(repo, run_id, progress=display, overrides=_overrides(
-                max_cost, max_calls, max_tokens, max_wall, allow_model_commands, settings))
-            result = _maybe_ask(result, repo, as_json, display)
+            result = resume_run(repo, run_id, progress=display, overrides=overrides,
+                                config_file=config_file)
+            result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
+                                overrides=overrides)
     finally:
         display.close()
     report(result, as_json, display)
@@ -287,20 +309,32 @@ def pick_run(repo: Path, run_id: str | None, last: bool, *, unfinished: bool) ->
 @_run_arg
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--reason", default="", help="Why (recorded in the trace).")
+@config_option
+@click.option("--allow-model-commands", is_flag=True)
+@budget_options
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def approve_cmd(run_id, repo, reason, as_json):
-    """Approve a run waiting at an approval gate, then continue it."""
+def approve_cmd(run_id, repo, reason, config_file, allow_model_commands, settings, max_cost,
+                max_calls, max_tokens, max_wall, as_json):
+    """Approve a run waiting at an approval gate, then continue it.
+
+    Nothing is recorded unless the run can continue (endpoint, key, prices, sandbox); a
+    run that has an answer cannot be answered again.
+    """
     from baton.cli.progress import run_display
     from baton.pipeline import answer_approval, resume_run
 
     stop_runs_on_sigterm()
     run_id = pick_run(repo, run_id, False, unfinished=True)
+    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                           settings)
     display = run_display(as_json)
     try:
         with _naming_run(repo, run_id):
-            answer_approval(repo, run_id, approved=True, reason=reason)
-            result = resume_run(repo, run_id, progress=display)
+            answer_approval(repo, run_id, approved=True, reason=reason,
+                            config_file=config_file, overrides=overrides)
+            result = resume_run(repo, run_id, progress=display, config_file=config_file,
+                                overrides=overrides)
     finally:
         display.close()
     report(result, as_json, display)
@@ -351,4 +385,8 @@ def demo_cmd(keep, as_json):
         display.close()
     if not as_json:
         click.echo(f"sample repository: {repo}")
-    report(result, as_json, display)
+    from baton.report.run import write_run_report
+
+    html = write_run_report(result.run_dir)
+    report(result, as_json, display, footer=f"  report:     {html}",
+           extra={"report": str(html)})
