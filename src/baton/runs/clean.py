@@ -47,9 +47,9 @@ class CleanReport:
 
 
 def _git(repo_root: Path):
-    from baton.workspace.git import Git
+    from baton.workspace.git import repo_git
 
-    return Git(repo_root)
+    return repo_git(repo_root)
 
 
 def _branches(repo_root: Path) -> set[str]:
