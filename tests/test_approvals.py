@@ -71,7 +71,10 @@ def test_deleting_a_file_on_an_approval_path_fires():
     ("**/migrations/**", "app/migrations.py", False),
     ("**/migrations/**", "app/old_migrations/x.py", False),
     ("*.lock", "uv.lock", True),
-    ("*.lock", "web/yarn.lock", False),
+    ("*.lock", "web/yarn.lock", True),  # gitignore: no slash, any depth
+    ("/*.lock", "web/yarn.lock", False),  # a leading slash anchors at the root
+    ("Jenkinsfile", "jenkinsfile", True),  # case never slips past a rule
+    ("vault", "vault/keys/a.txt", True),  # a folder covers what is inside
     ("**/*.lock", "web/yarn.lock", True),
     ("**/*.lock", "uv.lock", True),
     (".github/workflows/**", ".github/workflows/ci.yml", True),

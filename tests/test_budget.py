@@ -170,3 +170,15 @@ def test_check_prices_known_only_for_roles_a_cost_limit_governs():
         check_prices_known(Limits(), {"implementer": Limits(max_cost_usd=1)}, r, {})
     check_prices_known(Limits(max_cost_usd=1), {}, r, {
         "acme/unknown-model-xyz": Price(input_per_mtok=1, output_per_mtok=2)})
+
+
+def test_the_suggested_limit_is_rounded_up_so_it_lets_the_call_through():
+    # $0.0418 of worst case on a $0.02 limit: doubling gives $0.04, rounding down "0.04"
+    # would stop again; the hint must be at least what the call needs.
+    budget = Budget(Limits(max_cost_usd=0.02), spent=Spend(cost_usd=0.0))
+    with pytest.raises(BudgetExhausted) as info:
+        reserve(budget, 4180)
+    suggested = float(str(info.value).split("--max-cost ")[1].split("`")[0])
+    assert suggested == 0.05
+    roomy = Budget(Limits(max_cost_usd=suggested))
+    reserve(roomy, 4180)  # the suggested limit lets that call through

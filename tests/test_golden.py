@@ -32,8 +32,9 @@ CASES = {
                         required_fixes=["sort the values first"], round=2,
                         edit_error="edit 1 of 1 (stats.py): SEARCH text not found"),
     "reviewer": dict(task="Add median()", plan_text="## Summary\nAdd median().\n",
-                     packet=PACKET, packet_index=1, packet_count=2, round=1, max_rounds=2,
+                     packet=PACKET, packet_index=1, packet_count=2, round=2, max_rounds=2,
                      flags=["changed outside the plan: README.md"],
+                     previous_fixes=["sort the values first"],
                      diff="--- a/stats.py\n+++ b/stats.py\n@@ -1 +1,2 @@\n+def median(v): ...\n"),
     "verifier": dict(decision="go", evidence=[
         {"command": "python -m pytest -q", "source": "config", "ran": True, "exit_code": 0,

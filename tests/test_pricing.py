@@ -34,6 +34,17 @@ def test_gateway_figure_wins_over_every_price():
     assert cost == Cost(0.0123, "gateway")
 
 
+def test_where_the_gateway_figure_was_found_is_its_source():
+    from baton.llm.pricing import reported_cost_in
+
+    header = {"x-litellm-response-cost": "0.002"}
+    assert reported_cost_in({"cost": 0.001}, header) == (0.001, "body")
+    assert reported_cost_in({"prompt_tokens": 3}, header) == (0.002, "header")
+    assert reported_cost_in(None, None) == (None, None)
+    assert call_cost("m", input_tokens=1, output_tokens=1, reported_usd=0.002,
+                     reported_in="header") == Cost(0.002, "gateway-header")
+
+
 def test_gateway_figure_counts_even_without_token_usage():
     assert call_cost("x", input_tokens=None, output_tokens=None, reported_usd=0.5) == \
         Cost(0.5, "gateway")

@@ -79,7 +79,8 @@ def test_cost_sources_gateway_config_genai_prices_and_unknown(baton, sample_repo
         "local/coder": [{"content": response(script, IMPLEMENTER, 0),
                          "usage": {"prompt_tokens": 1000, "completion_tokens": 200}},
                         {"content": response(script, IMPLEMENTER, 1),
-                         "usage": {"prompt_tokens": 1000, "completion_tokens": 200}}],
+                         "usage": {"prompt_tokens": 1000, "completion_tokens": 200},
+                         "headers": {"x-litellm-response-cost": "0.0007"}}],
         "acme/unknown-reviewer": [{"content": response(script, REVIEWER, 0)},
                                   {"content": response(script, REVIEWER, 1), "cost": 0.0042}],
     }
@@ -100,7 +101,9 @@ def test_cost_sources_gateway_config_genai_prices_and_unknown(baton, sample_repo
     assert abs(coder["cost_usd"] - (1000 * 2.0 + 200 * 10.0) / 1e6) < 1e-9
     assert by_call["reviewer/p1/r1"]["cost_source"] == "unknown"
     assert by_call["reviewer/p1/r1"]["cost_usd"] is None
-    assert by_call["reviewer/p1/r2"]["cost_source"] == "gateway"
+    assert by_call["reviewer/p1/r2"]["cost_source"] == "gateway-body"  # usage.cost
+    header = by_call["implementer/p1/r2/e1"]  # a LiteLLM-style header beats the config price
+    assert header["cost_source"] == "gateway-header" and header["cost_usd"] == 0.0007
     assert by_call["reviewer/p1/r2"]["cost_usd"] == 0.0042
     assert result["totals"]["unknown_cost_calls"] == 1
     summary = baton("trace", "summary", result["run_id"], "--repo", str(sample_repo), "--json")

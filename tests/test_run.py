@@ -69,12 +69,19 @@ def test_go_runs_request_changes_loop_and_commits_on_branch(baton, sample_repo):
                                           "implementer", "reviewer"]
     for call in calls:
         assert call["gen_ai.usage.input_tokens"] > 0 and call["latency_s"] >= 0
-        assert call["cost_source"] == "gateway" and call["gen_ai.response.id"]
+        assert call["cost_source"] == "gateway-body" and call["gen_ai.response.id"]
         assert (run_dir / call["prompt_file"]).is_file()
         assert (run_dir / call["response_file"]).is_file()
     # The second implementer prompt carries the reviewer's required fixes.
     second = (run_dir / calls[3]["prompt_file"]).read_text()
     assert "sort a copy of the values" in second
+    assert "requested changes in round 1" in second  # the round that asked for them
+    # The round-2 reviewer sees the fixes it required in round 1, to check each one.
+    review2 = (run_dir / calls[4]["prompt_file"]).read_text()
+    assert "The fixes you required in round 1" in review2
+    assert "sort a copy of the values" in review2
+    review1 = (run_dir / calls[2]["prompt_file"]).read_text()
+    assert "The fixes you required" not in review1
     commands = [e for e in events(run_dir) if e["type"] == "command"]
     assert commands[0]["source"] == "config" and commands[0]["exit_code"] == 0
     not_run = [c for c in commands if not c["ran"]]

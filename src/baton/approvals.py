@@ -2,18 +2,21 @@
 
 The rules are pure functions of the configuration, the plan's risk level and the changed
 files, so the same answer comes back on every resume. The pipeline stops (exit 3) when any
-rule fires and continues only after ``baton approve RUN``.
+rule fires and continues only after ``baton approve RUN``. Path globs are gitignore's
+wildmatch dialect (:mod:`baton.workspace.globs`), the same as for ``protected_paths``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 from baton.config import Approval
 from baton.models import RISK_ORDER
+from baton.workspace.globs import first_match, glob_match, normalize
+
+__all__ = ["FileChange", "fired_rules", "glob_match", "is_test_file"]
 
 ChangeStatus = Literal["A", "M", "D", "R"]
 
@@ -47,15 +50,10 @@ class FileChange:
 
 def is_test_file(path: str) -> bool:
     """Whether ``path`` is a test (by its directory or its name) in a common ecosystem."""
-    parts = _normalize(path).split("/")
+    parts = normalize(path).split("/")
     if any(part.lower() in _TEST_DIRS for part in parts[:-1]):
         return True
     return bool(_TEST_NAME.match(parts[-1]))
-
-
-def glob_match(pattern: str, path: str) -> bool:
-    """Whether ``path`` matches a glob where ``**`` spans directories (zero or more)."""
-    return _glob_regex(pattern).fullmatch(_normalize(path)) is not None
 
 
 def fired_rules(approval: Approval, *, risk_level: str, changes: list[FileChange]) -> list[str]:
@@ -82,7 +80,7 @@ def _risk_rule(approval: Approval, risk_level: str) -> list[str]:
 def _path_rules(approval: Approval, changes: list[FileChange]) -> list[str]:
     fired = []
     for change in changes:
-        glob = next((g for g in approval.paths if glob_match(g, change.path)), None)
+        glob = first_match(approval.paths, change.path)
         if glob is not None:
             fired.append(f"touched path {change.path!r} matches approval glob {glob!r}")
     return fired
@@ -107,43 +105,3 @@ def _size_rule(approval: Approval, changes: list[FileChange]) -> list[str]:
         return [f"diff of {lines} changed lines exceeds max_diff_lines "
                 f"{approval.max_diff_lines}"]
     return []
-
-
-def _normalize(path: str) -> str:
-    path = path.replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
-    return path.lstrip("/")
-
-
-@lru_cache(maxsize=1024)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a glob: ``**/`` is zero or more directories, ``**`` anything, ``*`` and
-    ``?`` stay within one path segment, ``[...]`` is a character class."""
-    glob = _normalize(pattern)
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        char = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif char == "*":
-            out.append("[^/]*")
-            i += 1
-        elif char == "?":
-            out.append("[^/]")
-            i += 1
-        elif char == "[" and (end := glob.find("]", i + 2)) != -1:
-            body = glob[i + 1:end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(char))
-            i += 1
-    return re.compile("".join(out))

@@ -52,10 +52,15 @@ def demo_script_path() -> Path:
     return Path(str(resources.files("baton") / "demo_data" / "script.json"))
 
 
+def demo_folder(keep: Path | None = None) -> Path:
+    """Where the demo works: ``keep``, else a new temporary folder (left for the user)."""
+    return keep or Path(tempfile.mkdtemp(prefix="baton-demo-"))
+
+
 def run_demo(keep: Path | None = None, *, progress: Progress | None = None
              ) -> tuple[RunResult, Path]:
     """Run the demo task on a fresh sample repository; returns the result and the repo."""
-    base = keep or Path(tempfile.mkdtemp(prefix="baton-demo-"))
+    base = demo_folder(keep)
     repo = make_sample_repo(base / "sample")
     user_config = base / "demo-user-config.toml"
     with FakeGateway(demo_script_path()) as gateway:

@@ -11,8 +11,15 @@
     ├── EditError                   edits could not be applied (reason shown to the implementer)
     ├── BudgetExhausted             a hard limit would be crossed; the run pauses (exit 4)
     ├── AwaitingApproval            a human must approve; the run pauses (exit 3)
+    ├── RunInterrupted              Ctrl-C or SIGTERM stopped a run; resumable (exit 130/143)
+    ├── InternalError               an unexpected exception (a bug); details in a file (exit 2)
     ├── RunLocked                   another process is working on this run
     └── ExportError                 a trace backend refused or could not be reached (exit 2)
+
+    Terminated (a KeyboardInterrupt) is what the CLI raises on SIGTERM, so a run stops the
+    same way as on Ctrl-C.
+
+Errors raised once a run exists carry its ``run_id``, so every message can name it.
 
 Every message says what happened and what to do next. Only the CLI turns these into
 text and exit codes; the library never prints or exits.
@@ -25,6 +32,8 @@ class BatonError(Exception):
     """Base of every error baton raises on purpose."""
 
     exit_code = 2
+    run_id: str | None = None
+    """The run the error stopped, once one exists (set by the workflow)."""
 
 
 class UserError(BatonError):
@@ -77,6 +86,28 @@ class AwaitingApproval(BatonError):
 
 class RunLocked(UserError):
     """Another baton process holds this run."""
+
+
+class RunInterrupted(BatonError):
+    """Ctrl-C or SIGTERM stopped a run; it is recorded as interrupted and can be resumed."""
+
+    def __init__(self, message: str, *, run_id: str | None, signal_name: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.signal_name = signal_name
+        self.exit_code = 143 if signal_name == "SIGTERM" else 130
+
+
+class InternalError(BatonError):
+    """An unexpected exception: a bug in baton. The traceback is kept in ``details``."""
+
+    def __init__(self, message: str, *, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (raised by the CLI's signal handler, handled like Ctrl-C)."""
 
 
 class ExportError(BatonError):

@@ -54,7 +54,8 @@ def _packet_messages(role: str, task: str, root: Path, files: list[str], budget:
     if role == "reviewer":
         return prompts.render("reviewer", task=task, plan_text=plan, packet=None,
                               packet_index=1, packet_count=1, round=1, max_rounds=max_rounds,
-                              flags=[], diff=PLACEHOLDER.format("the output of `git diff`"))
+                              flags=[], diff=PLACEHOLDER.format("the output of `git diff`"),
+                              previous_fixes=[])
     return prompts.render("verifier", decision=PLACEHOLDER.format("verify.sh's exit code"),
                           evidence=[])
 

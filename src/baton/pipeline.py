@@ -14,9 +14,17 @@ from baton import roles
 from baton.approvals import fired_rules
 from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
 from baton.config.ownership import GUARD_KEYS
-from baton.errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
+from baton.errors import (
+    AwaitingApproval,
+    BatonError,
+    BudgetExhausted,
+    ConfigError,
+    InternalError,
+    RunInterrupted,
+    UserError,
+)
 from baton.llm.budget import Budget, check_prices_known
-from baton.llm.provider import resolve_api_key
+from baton.llm.provider import missing_key_warning, resolve_api_key
 from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
 from baton.run_context import Progress, RunContext, load_replay
 from baton.runs.store import (
@@ -90,13 +98,23 @@ def check_routes(routes: dict[str, Route]) -> None:
                 )
 
 
-def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str]) -> None:
-    """Every role that will be called has a defined endpoint and a key, before anything starts."""
+def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str]
+                    ) -> list[str]:
+    """Every role that will be called has a defined endpoint and a key, before anything starts.
+
+    Returns warnings: a local endpoint whose key variable is unset is said, not silent.
+    """
     used = ["planner", "implementer", "reviewer"]
     if config.summarize_evidence:
         used.append("verifier")
+    warnings: list[str] = []
     for role in used:
-        resolve_api_key(config.endpoint(routes[role].endpoint), environ)
+        name = routes[role].endpoint
+        resolve_api_key(config.endpoint(name), environ)
+        warning = missing_key_warning(name, config.endpoint(name), environ)
+        if warning and warning not in warnings:
+            warnings.append(warning)
+    return warnings
 
 
 def start_run(task: str, repo: Path, *, config_file: Path | None = None,
@@ -114,10 +132,10 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     routes = config.policy_routes(policy)
     check_routes(routes)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
-    check_endpoints(config, routes, environ)
+    key_warnings = check_endpoints(config, routes, environ)
     check_run_home(repo_root)
     base = head_commit(repo_root)
-    warnings = _uncommitted_warning(repo_root, base)
+    warnings = _uncommitted_warning(repo_root, base) + key_warnings
     run_id = new_run_id()
     exclude_from_git(repo_root)
     run_dir = runs_dir(repo_root) / run_id
@@ -143,6 +161,8 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
              routes=workflow["routes"], verify_commands=_verify_origins(config),
              **_limits(config))
     warnings += _sandbox_warning(ctx)
+    for warning in warnings:  # shown now, before any money is spent
+        ctx.emit("warning", message=warning)
     result = _drive(ctx, task)
     result.warnings = warnings + result.warnings
     return result
@@ -308,6 +328,8 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
              recorded_calls=len(ctx.recorded), **_limits(config))
     warnings += _sandbox_warning(ctx)
+    for warning in warnings:  # shown now, before any money is spent
+        ctx.emit("warning", message=warning)
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
     return result
@@ -350,14 +372,50 @@ def _drive(ctx: RunContext, task: str) -> RunResult:
     except AwaitingApproval as exc:
         return _pause(ctx, "awaiting_approval", str(exc), 3)
     except BatonError as exc:
-        ctx.emit("state", state="failed", detail=str(exc))
-        ctx.emit("run.end", state="failed", decision=None, totals=_totals(ctx),
-                 error=str(exc))
-        ctx.update_workflow(state="failed", error=str(exc))
-        _write_summary(ctx)
+        _record_failure(ctx, str(exc))
+        exc.run_id = ctx.run_id
         raise
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
+        raise _interrupted(ctx, exc) from exc
+    except Exception as exc:  # a bug: keep the traceback, say where it is, name the run
+        raise _internal_error(ctx, exc) from exc
     finally:
         ctx.close()
+
+
+def _record_failure(ctx: RunContext, message: str) -> None:
+    ctx.emit("state", state="failed", detail=message)
+    ctx.emit("run.end", state="failed", decision=None, totals=_totals(ctx), error=message)
+    ctx.update_workflow(state="failed", error=message)
+    _write_summary(ctx)
+
+
+def _interrupted(ctx: RunContext, exc: KeyboardInterrupt) -> RunInterrupted:
+    from baton.errors import Terminated
+
+    signal_name = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+    detail = f"stopped by {signal_name}"
+    ctx.emit("state", state="interrupted", detail=detail)
+    ctx.update_workflow(state="interrupted", detail=detail)
+    return RunInterrupted(
+        f"run {ctx.run_id} {detail}; everything so far is in {ctx.run_dir / 'trace.jsonl'}. "
+        f"Continue with `baton resume {ctx.run_id}`.", run_id=ctx.run_id,
+        signal_name=signal_name)
+
+
+def _internal_error(ctx: RunContext, exc: Exception) -> InternalError:
+    import traceback
+
+    details = ctx.run_dir / "error.txt"
+    ctx.write("error.txt", "".join(traceback.format_exception(exc)))
+    message = f"unexpected {type(exc).__name__}: {exc}"
+    _record_failure(ctx, message)
+    error = InternalError(
+        f"run {ctx.run_id} failed on an {message} (a bug in baton; the traceback is in "
+        f"{details}). The trace is intact: `baton resume {ctx.run_id}` may continue it.",
+        details=str(details))
+    error.run_id = ctx.run_id
+    return error
 
 
 def workflow(ctx: RunContext, task: str
@@ -432,7 +490,8 @@ def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index
         outside = sorted({*outside, *patch.applied.outside_plan})
         flags = [f"changed outside the plan: {path}" for path in outside]
         diff = ctx.worktree.pending_diff()
-        verdict = roles.review(ctx, task, plan, packet, index, count, round_, diff, flags)
+        verdict = roles.review(ctx, task, plan, packet, index, count, round_, diff, flags,
+                               previous_fixes=fixes)
         verdicts.append(verdict)
         if verdict.verdict == "approve":
             _end_packet(ctx, index, packet, "approved")
@@ -468,8 +527,9 @@ def gate_approval(ctx: RunContext, plan: Plan, snapshot: Snapshot) -> None:
     raise AwaitingApproval(
         f"run {ctx.run_id} needs a person's approval before verification:\n  - "
         + "\n  - ".join(rules)
-        + f"\nInspect the patch in {ctx.worktree.path}, then `baton approve {ctx.run_id}` "
-        f"or `baton reject {ctx.run_id} --reason ...`"
+        + f"\nSee the patch with `baton show {ctx.run_id}` (it is staged in the worktree "
+        f"{ctx.worktree.path}: `git -C {ctx.worktree.path} diff --cached`), then "
+        f"`baton approve {ctx.run_id}` or `baton reject {ctx.run_id} --reason ...`"
     )
 
 
@@ -525,6 +585,7 @@ def _close_done(ctx: RunContext, decision: str, reasons: list[str],
 
 
 def _pause(ctx: RunContext, state: str, message: str, exit_code: int) -> RunResult:
+    ctx.write("patch.diff", ctx.worktree.full_diff())  # for `baton show` while it waits
     ctx.emit("state", state=state, detail=message)
     ctx.update_workflow(state=state, detail=message)
     _write_summary(ctx)

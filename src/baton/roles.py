@@ -172,11 +172,16 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
 
 
 def review(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
-           count: int, round_: int, diff: str, flags: list[str]) -> Verdict:
-    """Ask the reviewer for a verdict on the packet's diff; one repair if unreadable."""
+           count: int, round_: int, diff: str, flags: list[str],
+           previous_fixes: list[str] | None = None) -> Verdict:
+    """Ask the reviewer for a verdict on the packet's diff; one repair if unreadable.
+
+    From round 2 on it is shown the fixes it required in the round before.
+    """
     context = dict(task=task, plan_text=plan_text(plan), packet=packet, packet_index=index,
                    packet_count=count, round=round_, max_rounds=ctx.config.max_review_rounds,
-                   flags=flags, diff=diff or "(empty diff: no changes)")
+                   flags=flags, diff=diff or "(empty diff: no changes)",
+                   previous_fixes=previous_fixes or [])
     messages = prompts.render("reviewer", **context)
     errors: list[str] = []
     for attempt in (1, 2):

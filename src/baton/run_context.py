@@ -19,8 +19,15 @@ from baton.config import Config, Route
 from baton.errors import PromptTooLarge, RunLocked
 from baton.export.live import live_export
 from baton.llm.budget import Budget
-from baton.llm.pricing import call_cost, reported_cost, unit_price
-from baton.llm.provider import ChatRequest, Completion, OpenAIProvider, Provider, resolve_api_key
+from baton.llm.pricing import call_cost, reported_cost_in, unit_price
+from baton.llm.provider import (
+    ChatRequest,
+    Completion,
+    OpenAIProvider,
+    Provider,
+    key_hint,
+    resolve_api_key,
+)
 from baton.llm.retry import Attempt, complete_with_retries
 from baton.llm.tokens import estimate_tokens
 from baton.runs import trace as T
@@ -96,6 +103,11 @@ class RunContext:
         if self.progress is not None:
             self.progress(event)
 
+    def show(self, type_: str, **fields: Any) -> None:
+        """Tell the progress display something that does not belong in the trace."""
+        if self.progress is not None:
+            self.progress({"type": type_, "run_id": self.run_id, **self.masker.mask_obj(fields)})
+
     def write(self, relpath: str, text: str) -> Path:
         """Write a run-folder file with secrets masked."""
         path = self.run_dir / relpath
@@ -140,17 +152,31 @@ class RunContext:
         prompt_file = f"packets/{number:02d}-{role}.md"
         response_file = f"responses/{number:02d}-{role}.md"
         self.write(prompt_file, as_markdown(role, messages, header=f"call: `{call_key}`"))
+        streamed = [0]
+
+        def on_text(text: str) -> None:  # tokens as they stream, for the display only
+            streamed[0] += len(text)
+            self.show("model.delta", role=role, call_key=call_key,
+                      chars=streamed[0], est_output_tokens=-(-streamed[0] // 4))
+
         request = ChatRequest(
             model=route.model, messages=messages, max_tokens=route.max_tokens,
             temperature=route.temperature, stream=self.config.stream,
             headers={"X-Baton-Run": self.run_id, "X-Baton-Call": call_key},
+            on_text=on_text if self.progress is not None else None,
         )
         estimate = estimate_tokens(messages)
+        attempts = [0]
 
         def before(model: str) -> None:
             self.budget.reserve(role, model, est_input_tokens=estimate,
                                 max_output_tokens=route.max_tokens,
                                 price=unit_price(model, self.config.prices))
+            attempts[0] += 1
+            streamed[0] = 0
+            self.emit("model.start", role=role, call_key=call_key, attempt=attempts[0],
+                      endpoint=route.endpoint, prompt_file=prompt_file,
+                      est_input_tokens=estimate, **{T.MODEL: model}, **context)
 
         def after(attempt: Attempt) -> None:
             self._record_attempt(role, route, call_key, attempt, prompt_file, response_file,
@@ -160,6 +186,7 @@ class RunContext:
         completion, _ = complete_with_retries(
             provider, request, [route.model, *route.fallbacks], self.config.retry,
             before_attempt=before, after_attempt=after,
+            key_hint=key_hint(self.config.endpoint(route.endpoint), self.environ),
         )
         self.recorded[call_key] = response_file
         return completion.text
@@ -196,10 +223,11 @@ class RunContext:
                           cost_usd=0.0, cost_source="no-usage")
             self.emit("model.call", **fields)
             return
+        reported, reported_in = reported_cost_in(done.usage, done.headers)
         cost = call_cost(
             attempt.model, input_tokens=done.input_tokens, output_tokens=done.output_tokens,
-            cached_tokens=done.cached_tokens or 0,
-            reported_usd=reported_cost(done.usage, done.headers), prices=self.config.prices,
+            cached_tokens=done.cached_tokens or 0, reported_usd=reported,
+            prices=self.config.prices, reported_in=reported_in,
         )
         problems = list(done.usage_problems)
         if cost.usd is not None and cost.usd > ABSURD_COST_USD:

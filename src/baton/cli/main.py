@@ -7,6 +7,7 @@ Subcommands live in their own modules and are imported only when used, so
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -22,11 +23,14 @@ COMMANDS: dict[str, str] = {
     "record": "baton.cli.trace:record_cmd",
     "trace": "baton.cli.trace:trace_group",
     "runs": "baton.cli.trace:runs_cmd",
+    "show": "baton.cli.show:show_cmd",
+    "clean": "baton.cli.clean:clean_cmd",
     "report": "baton.cli.report:report_cmd",
     "config": "baton.cli.config:config_cmd",
     "policies": "baton.cli.config:policies_cmd",
     "init": "baton.cli.config:init_cmd",
     "fake-gateway": "baton.cli.gateway:fake_gateway_cmd",
+    "completion": "baton.cli.completion:completion_cmd",
 }
 
 HELP = {
@@ -39,11 +43,14 @@ HELP = {
     "record": "Append a step that was run by hand to a trace.",
     "trace": "Read traces: summary by model, role, run or task; export them over OTLP.",
     "runs": "List the runs of this repository.",
+    "show": "Show one run: state, reasons, failed commands, the diff.",
+    "clean": "Remove worktrees, branches and run folders of finished runs.",
     "report": "Write a run's self-contained HTML report.",
     "config": "Print the settings in force and where each came from (--show-origin).",
     "policies": "List the routing policies and their routes.",
     "init": "Write a commented starting configuration.",
     "fake-gateway": "Serve a scripted OpenAI-compatible API on 127.0.0.1.",
+    "completion": "Print the shell completion script (bash, zsh or fish).",
 }
 
 
@@ -57,7 +64,9 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
-        if ctx.resilient_parsing or sys.argv[1:2] in ([], ["--help"], ["-h"]):
+        completing = "_BATON_COMPLETE" in os.environ  # complete options and run ids too
+        if not completing and (ctx.resilient_parsing
+                               or sys.argv[1:2] in ([], ["--help"], ["-h"])):
             return click.Command(cmd_name, help=HELP[cmd_name], short_help=HELP[cmd_name])
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from baton.cli.common import handle_errors, print_json
+from baton.cli.common import handle_errors, print_json, stop_runs_on_sigterm
 
 
 def _overrides(max_cost: float | None, max_calls: int | None, max_tokens: int | None,
@@ -65,33 +66,103 @@ def budget_options(func):
     return func
 
 
-def report(result, as_json: bool, footer: str | None = None,
+def report(result, as_json: bool, display=None, footer: str | None = None,
            extra: dict[str, Any] | None = None) -> None:
     """Print a run's result (then ``footer``; ``extra`` keys in JSON) and exit with its code."""
+    shown = display.warnings_shown if display is not None else set()
+    if display is not None:
+        display.close()
     for warning in result.warnings:
-        click.echo(f"baton: warning: {warning}", err=True)
+        if warning not in shown:
+            click.echo(f"baton: warning: {warning}", err=True)
     if as_json:
         print_json({**result.to_dict(), **(extra or {})})
-    else:
-        label = result.decision or result.state
-        click.echo(f"{label.upper()}: run {result.run_id}")
-        for reason in result.reasons:
-            click.echo(f"  {reason}")
-        click.echo(f"  branch:     {result.branch}" + (f" (commit {result.commit[:12]})"
-                                                      if result.commit else ""))
-        click.echo(f"  run folder: {result.run_dir}")
-        t = result.totals
-        if t:
-            click.echo(f"  totals:     {t.get('calls', 0)} calls, {t.get('input_tokens', 0)} in"
-                       f" / {t.get('output_tokens', 0)} out tokens, ${t.get('cost_usd', 0):.4f}"
-                       + (f" (+{t['unknown_cost_calls']} calls of unknown cost)"
-                          if t.get("unknown_cost_calls") else ""))
-        if result.decision == "go":
-            click.echo(f"  apply it:   git merge {result.branch}   (or review `git show "
-                       f"{result.branch}` first)")
-        if footer:
-            click.echo(footer)
+        sys.exit(result.exit_code)
+    label = result.decision or result.state
+    click.echo(f"{label.upper()}: run {result.run_id}")
+    for reason in result.reasons:
+        click.echo(f"  {reason}")
+    if result.decision == "no-go":
+        _print_failed_commands(result.run_dir)
+    click.echo(f"  branch:     {result.branch}" + (f" (commit {result.commit[:12]})"
+                                                  if result.commit else ""))
+    worktree = _worktree_of(result.run_dir)
+    if result.decision != "go" and worktree is not None:
+        click.echo(f"  worktree:   {worktree}")
+    click.echo(f"  run folder: {result.run_dir}")
+    t = result.totals
+    if t:
+        click.echo(f"  totals:     {t.get('calls', 0)} calls, {t.get('input_tokens', 0)} in"
+                   f" / {t.get('output_tokens', 0)} out tokens, ${t.get('cost_usd', 0):.4f}"
+                   + (f" (+{t['unknown_cost_calls']} calls of unknown cost)"
+                      if t.get("unknown_cost_calls") else ""))
+    if result.decision == "go":
+        git = _git_here(result.run_dir.parents[2])
+        click.echo(f"  apply it:   {git} merge {result.branch}   (or review `{git} show "
+                   f"{result.branch}` first)")
+    elif result.decision == "no-go":
+        click.echo(f"  next:       `baton show {result.run_id}` for the diff and evidence; "
+                   "`baton clean` removes the run's worktree and branch")
+    if footer:
+        click.echo(footer)
     sys.exit(result.exit_code)
+
+
+def _git_here(repo: Path) -> str:
+    """``git``, or ``git -C REPO`` when the repository is not the current folder."""
+    import shlex
+
+    try:
+        same = Path.cwd().resolve() == repo.resolve()
+    except OSError:
+        same = False
+    return "git" if same else f"git -C {shlex.quote(str(repo))}"
+
+
+def _worktree_of(run_dir: Path) -> str | None:
+    from baton.runs.store import read_workflow
+
+    try:
+        path = read_workflow(run_dir).get("worktree")
+    except Exception:  # noqa: BLE001 - a screen hint only
+        return None
+    return path if path and Path(path).is_dir() else None
+
+
+def _print_failed_commands(run_dir: Path) -> None:
+    from baton.runs.show import failed_commands
+
+    for failed in failed_commands(run_dir, tail_lines=12):
+        how = "timed out" if failed.timed_out else f"exit {failed.exit_code}"
+        click.echo(f"  $ {failed.command}  ({how}); last lines of its output:")
+        for line in (failed.output_tail or "(no output)").splitlines():
+            click.echo(f"  | {line}")
+        if failed.log_file:
+            click.echo(f"  full output: {failed.log_file}")
+
+
+def read_task(task: str | None, task_file: Path | None) -> str:
+    """The task from the argument, ``-`` (standard input) or ``--task-file``."""
+    from baton.errors import UserError
+
+    if task_file is not None and task not in (None, ""):
+        raise UserError("give the task either as an argument or with --task-file, not both")
+    if task_file is not None:
+        if str(task_file) == "-":
+            return sys.stdin.read()
+        try:
+            return task_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--task-file {task_file}: cannot read ({exc.strerror})") from exc
+    if task == "-":
+        if sys.stdin.isatty():
+            raise UserError("`baton run -` reads the task from standard input: pipe it in, "
+                            "e.g. `baton run - < task.md`")
+        return sys.stdin.read()
+    if task is None:
+        raise UserError('no task: `baton run "TASK"`, `baton run - < task.md` or '
+                        "`baton run --task-file task.md`")
+    return task
 
 
 def _maybe_ask(result, repo: Path, as_json: bool, progress, *, config_file=None,
@@ -103,10 +174,12 @@ def _maybe_ask(result, repo: Path, as_json: bool, progress, *, config_file=None,
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
     if result.state != "awaiting_approval" or not interactive or as_json:
         return result
+    progress.close()  # the live display and a question do not share the terminal
     click.echo(result.reasons[0], err=True)
     if click.confirm("Approve this change and continue?", default=False):
         answer_approval(repo, result.run_id, approved=True, reason="approved on the terminal",
                         config_file=config_file, overrides=overrides)
+        progress.reopen()
         return resume_run(repo, result.run_id, progress=progress, config_file=config_file,
                           overrides=overrides)
     return result
@@ -119,8 +192,28 @@ def config_option(func):
         help="A config file with the highest precedence (may define endpoints).")(func)
 
 
+@contextlib.contextmanager
+def _naming_run(repo: Path, run_id: str | None):
+    """Errors about an existing run name it, even those raised before it continues."""
+    from baton.errors import BatonError
+
+    try:
+        yield
+    except BatonError as exc:
+        if exc.run_id is None and run_id:
+            from baton.runs.store import find_repo_root, find_run
+
+            try:
+                exc.run_id = find_run(find_repo_root(repo), run_id).name
+            except BatonError:
+                pass
+        raise
+
+
 @click.command("run")
-@click.argument("task")
+@click.argument("task", required=False)
+@click.option("--task-file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              help="Read the task from this file (`-`: standard input).")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
               help="The git repository to work on (default: current directory).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -132,53 +225,88 @@ def config_option(func):
 @budget_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result object.")
 @handle_errors
-def run_cmd(task, repo, config_file, policy, title, allow_model_commands, settings, max_cost,
-            max_calls, max_tokens, max_wall, as_json):
+def run_cmd(task, task_file, repo, config_file, policy, title, allow_model_commands, settings,
+            max_cost, max_calls, max_tokens, max_wall, as_json):
     """Run TASK through plan, implement, adversarial review and verification.
 
+    TASK may be `-` to read it from standard input, or use --task-file.
     Exit codes: 0 go, 1 no-go, 2 error, 3 awaiting approval, 4 budget exhausted.
     """
-    from baton.cli.progress import terminal_progress
+    from baton.cli.progress import run_display
     from baton.pipeline import start_run
 
-    progress = terminal_progress(not as_json)
+    stop_runs_on_sigterm()
+    text = read_task(task, task_file)
     overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
                            settings)
-    result = start_run(task, repo, config_file=config_file, policy=policy, title=title,
-                       progress=progress, overrides=overrides)
-    report(_maybe_ask(result, repo, as_json, progress, config_file=config_file,
-                      overrides=overrides), as_json)
+    display = run_display(as_json)
+    try:
+        result = start_run(text, repo, config_file=config_file, policy=policy, title=title,
+                           progress=display, overrides=overrides)
+        result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
+                            overrides=overrides)
+    finally:
+        display.close()
+    report(result, as_json, display)
+
+
+def _run_arg(func):
+    from baton.cli.completion import complete_run_id
+
+    return click.argument("run_id", required=False, shell_complete=complete_run_id)(func)
 
 
 @click.command("resume")
-@click.argument("run_id")
+@_run_arg
+@click.option("--last", is_flag=True, help="The newest run that can be resumed.")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @config_option
 @click.option("--allow-model-commands", is_flag=True)
 @budget_options
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def resume_cmd(run_id, repo, config_file, allow_model_commands, settings, max_cost, max_calls,
-               max_tokens, max_wall, as_json):
+def resume_cmd(run_id, last, repo, config_file, allow_model_commands, settings, max_cost,
+               max_calls, max_tokens, max_wall, as_json):
     """Continue a paused or crashed run without repeating any recorded model call.
 
     Endpoints, keys, sandbox, allowlists, prices and limits come from your configuration,
     environment and these flags now, never from the run folder.
     """
-    from baton.cli.progress import terminal_progress
+    from baton.cli.progress import run_display
     from baton.pipeline import resume_run
 
-    progress = terminal_progress(not as_json)
+    stop_runs_on_sigterm()
+    run_id = pick_run(repo, run_id, last, unfinished=True)
     overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
                            settings)
-    result = resume_run(repo, run_id, progress=progress, overrides=overrides,
-                        config_file=config_file)
-    report(_maybe_ask(result, repo, as_json, progress, config_file=config_file,
-                      overrides=overrides), as_json)
+    display = run_display(as_json)
+    try:
+        with _naming_run(repo, run_id):
+            result = resume_run(repo, run_id, progress=display, overrides=overrides,
+                                config_file=config_file)
+            result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
+                                overrides=overrides)
+    finally:
+        display.close()
+    report(result, as_json, display)
+
+
+def pick_run(repo: Path, run_id: str | None, last: bool, *, unfinished: bool) -> str:
+    """The run named, or with ``--last`` the newest one."""
+    from baton.errors import UserError
+    from baton.runs.store import find_repo_root, last_run
+
+    if run_id and last:
+        raise UserError("give a run id or --last, not both")
+    if last:
+        return last_run(find_repo_root(repo), unfinished=unfinished).name
+    if not run_id:
+        raise UserError("which run? give its id (`baton runs` lists them) or --last")
+    return run_id
 
 
 @click.command("approve")
-@click.argument("run_id")
+@_run_arg
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--reason", default="", help="Why (recorded in the trace).")
 @config_option
@@ -193,19 +321,27 @@ def approve_cmd(run_id, repo, reason, config_file, allow_model_commands, setting
     Nothing is recorded unless the run can continue (endpoint, key, prices, sandbox); a
     run that has an answer cannot be answered again.
     """
-    from baton.cli.progress import terminal_progress
+    from baton.cli.progress import run_display
     from baton.pipeline import answer_approval, resume_run
 
+    stop_runs_on_sigterm()
+    run_id = pick_run(repo, run_id, False, unfinished=True)
     overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
                            settings)
-    answer_approval(repo, run_id, approved=True, reason=reason, config_file=config_file,
-                    overrides=overrides)
-    report(resume_run(repo, run_id, progress=terminal_progress(not as_json),
-                      config_file=config_file, overrides=overrides), as_json)
+    display = run_display(as_json)
+    try:
+        with _naming_run(repo, run_id):
+            answer_approval(repo, run_id, approved=True, reason=reason,
+                            config_file=config_file, overrides=overrides)
+            result = resume_run(repo, run_id, progress=display, config_file=config_file,
+                                overrides=overrides)
+    finally:
+        display.close()
+    report(result, as_json, display)
 
 
 @click.command("reject")
-@click.argument("run_id")
+@_run_arg
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--reason", required=True, help="Why the change is rejected.")
 @click.option("--json", "as_json", is_flag=True)
@@ -214,7 +350,9 @@ def reject_cmd(run_id, repo, reason, as_json):
     """Reject a run waiting at an approval gate; it ends as no-go."""
     from baton.pipeline import answer_approval
 
-    wf = answer_approval(repo, run_id, approved=False, reason=reason)
+    run_id = pick_run(repo, run_id, False, unfinished=True)
+    with _naming_run(repo, run_id):
+        wf = answer_approval(repo, run_id, approved=False, reason=reason)
     if as_json:
         print_json({"run_id": wf["run_id"], "state": wf["state"], "decision": wf["decision"]})
     else:
@@ -229,17 +367,26 @@ def reject_cmd(run_id, repo, reason, as_json):
 @handle_errors
 def demo_cmd(keep, as_json):
     """Run the whole workflow offline on a bundled sample with scripted model responses."""
-    from baton.cli.progress import terminal_progress
-    from baton.demo import run_demo
+    from baton.cli.progress import run_display
+    from baton.demo import demo_folder, run_demo
 
+    stop_runs_on_sigterm()
+    base = demo_folder(keep)
     if not as_json:
         click.echo("baton demo: the model responses are SCRIPTED (served over real HTTP by "
                    "the built-in fake gateway); the git repository, worktree, edits and "
-                   "tests are real.\n")
-    result, repo = run_demo(keep, progress=terminal_progress(not as_json))
+                   "tests are real.")
+        click.echo(f"demo folder: {base}" + ("" if keep else
+                   f" (temporary, kept for you to look at; `rm -rf {base}` when done)") + "\n")
+    display = run_display(as_json)
+    try:
+        result, repo = run_demo(base, progress=display)
+    finally:
+        display.close()
     if not as_json:
         click.echo(f"sample repository: {repo}")
     from baton.report.run import write_run_report
 
     html = write_run_report(result.run_dir)
-    report(result, as_json, footer=f"  report:     {html}", extra={"report": str(html)})
+    report(result, as_json, display, footer=f"  report:     {html}",
+           extra={"report": str(html)})

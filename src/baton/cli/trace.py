@@ -86,6 +86,10 @@ def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
         if path.exists():
             paths.append(path)
             continue
+        if "/" in target or target.endswith((".jsonl", ".json")):
+            raise UserError(f"{target!r} is not a file, a folder or a run id: no such file "
+                            "or folder (give a trace file, a run folder, a folder of runs, "
+                            "or a run id from `baton runs`)")
         try:
             paths.append(find_run(_repo_root(repo), target))
         except UserError as exc:  # no such run, or not in a repository
@@ -214,7 +218,7 @@ def record_cmd(trace_path: Path, as_json: bool, **fields: Any) -> None:
 def runs_table(repo_root: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per run of the repository, newest first, and any warnings."""
     from baton.runs.stats import run_overview
-    from baton.runs.store import list_runs, read_workflow
+    from baton.runs.store import effective_state, list_runs, read_workflow
 
     rows, warnings = [], []
     for run_dir in list_runs(repo_root):
@@ -227,7 +231,8 @@ def runs_table(repo_root: Path) -> tuple[list[dict[str, Any]], list[str]]:
         warnings += overview.warnings
         rows.append({
             "run_id": wf.get("run_id") or run_dir.name, "task": wf.get("task"),
-            "title": wf.get("title"), "state": wf.get("state"), "decision": wf.get("decision"),
+            "title": wf.get("title"), "state": effective_state(run_dir, wf),
+            "decision": wf.get("decision"),
             "policy": wf.get("policy"), "branch": wf.get("branch"), "created": wf.get("created"),
             **overview.to_dict(), "path": str(run_dir),
         })

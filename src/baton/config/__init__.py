@@ -24,13 +24,14 @@ ROLES: tuple[str, ...] = ("planner", "implementer", "reviewer", "verifier")
 Role = Literal["planner", "implementer", "reviewer", "verifier"]
 
 DEFAULT_PROTECTED = [".git", ".baton"]
+# gitignore's dialect (baton.workspace.globs): a leading "/" anchors at the repository root.
 DEFAULT_APPROVAL_PATHS = [
-    ".github/workflows/**", ".gitlab-ci.yml", ".ci/**", "Jenkinsfile", ".circleci/**",
-    "**/migrations/**", "**/alembic/**", "**/*.sql",
-    "**/auth/**", "**/*auth*.py", "**/security/**",
-    "pyproject.toml", "setup.py", "setup.cfg", "requirements*.txt", "package.json",
-    "Cargo.toml", "go.mod", "Gemfile", "*.lock", "**/*.lock", "package-lock.json",
-    "poetry.lock", "uv.lock", "go.sum", "pnpm-lock.yaml", "yarn.lock",
+    ".github/workflows/**", "/.gitlab-ci.yml", ".ci/**", "/Jenkinsfile", ".circleci/**",
+    "**/migrations/**", "**/alembic/**", "*.sql",
+    "**/auth/**", "*auth*.py", "**/security/**",
+    "/pyproject.toml", "/setup.py", "/setup.cfg", "/requirements*.txt", "/package.json",
+    "/Cargo.toml", "/go.mod", "/Gemfile", "*.lock", "/package-lock.json",
+    "/go.sum", "/pnpm-lock.yaml",
 ]
 
 
@@ -328,8 +329,8 @@ def load_config(
     merged = user_merged
     if source is not None:
         _check_repo_layer(repo_data, source)
-        repo_cfg = _validate(repo_data, [str(source)])
-        user_cfg = _validate(user_merged, [name for name, _ in user_layers])
+        repo_cfg = _validate(repo_data, [(str(source), repo_data)])
+        user_cfg = _validate(user_merged, user_layers)
         guards, tightened = resolve_repo_guards(
             repo_data, source, repo_cfg, user_cfg,
             lambda path: _origin_of(user_origins, path), user_file)
@@ -344,17 +345,19 @@ def load_config(
     if commands:
         merged["verify_commands"] = commands
         origins["verify_commands"] = " + ".join(dict.fromkeys(command_origins))
-    config = _validate(merged, [name for name, _ in every])
+    config = _validate(merged, every)
     config._origins = origins
     config._verify_origins = command_origins
     return config
 
 
-def _validate(data: dict[str, Any], sources: list[str]) -> Config:
+def _validate(data: dict[str, Any], layers: list[tuple[str, dict[str, Any]]]) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, sources)) from exc
+        from baton.config.explain import explain
+
+        raise ConfigError(explain(exc, layers, Config)) from exc
 
 
 def _verify_commands(layers: list[tuple[str, dict[str, Any]]]) -> tuple[list[Any], list[str]]:
@@ -405,15 +408,6 @@ def _origin_of(origins: dict[str, str], path: tuple[str, ...]) -> str:
         if key in origins:
             return origins[key]
     return "baton's default"
-
-
-def _explain(exc: ValidationError, sources: list[str]) -> str:
-    lines = ["invalid configuration:"]
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
-    lines.append(f"read from: {', '.join(sources)}. Fix the setting and retry.")
-    return "\n".join(lines)
 
 
 def describe(config: Config) -> list[dict[str, Any]]:

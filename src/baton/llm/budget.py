@@ -212,11 +212,11 @@ def _how_to_continue(scope: str, limit: str, value: float, wanted: float) -> str
 def _suggest(limit: str, value: float, wanted: float) -> str:
     """A higher limit to offer: double the old one, or enough for the call, whichever is more."""
     new = max(value * 2, wanted)
-    if limit == "max_cost_usd":
-        return f"{max(new, 0.01):.2f}"
+    if limit == "max_cost_usd":  # rounded up: a hint rounded down would stop again
+        return f"{max(math.ceil(round(new * 100, 6)) / 100, 0.01):.2f}"
     if limit == "max_wall_s":
-        return f"{max(new, value + 60):.0f}"
-    return str(int(max(new, value + 1)))
+        return f"{math.ceil(max(new, value + 60))}"
+    return str(math.ceil(max(new, value + 1)))
 
 
 def check_prices_known(limits: Limits, role_limits: Mapping[str, Limits] | None,

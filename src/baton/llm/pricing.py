@@ -2,8 +2,10 @@
 
 A call's cost is resolved in this order, and the first answer wins:
 
-1. ``gateway``: the figure the gateway reported (OpenRouter's ``usage.cost``, the LiteLLM
-   proxy's ``x-litellm-response-cost`` header). It is what the user is billed.
+1. ``gateway-body`` / ``gateway-header``: the figure the gateway reported, in the response
+   body (OpenRouter's ``usage.cost``) or in a header (the LiteLLM proxy's
+   ``x-litellm-response-cost``). It is what the user is billed. (``gateway`` when the
+   caller does not say where the figure came from.)
 2. ``config``: a per-model price from ``[prices."MODEL"]`` (0 for local models).
 3. ``genai-prices``: the offline price data bundled with the ``genai-prices`` package.
    Only the bundled snapshot is read: baton never starts its ``UpdatePrices`` fetcher.
@@ -20,7 +22,8 @@ from typing import Any, Literal
 
 from baton.config import Price
 
-CostSource = Literal["gateway", "config", "genai-prices", "unknown"]
+CostSource = Literal["gateway", "gateway-body", "gateway-header", "config", "genai-prices",
+                     "unknown"]
 
 LITELLM_COST_HEADER = "x-litellm-response-cost"
 _MTOK = 1_000_000
@@ -94,11 +97,17 @@ def call_cost(
     cached_tokens: int | None = 0,
     reported_usd: float | None = None,
     prices: Mapping[str, Price] | None = None,
+    reported_in: Literal["body", "header"] | None = None,
 ) -> Cost:
-    """The cost of one call: the gateway's figure, else a known price, else unknown."""
+    """The cost of one call: the gateway's figure, else a known price, else unknown.
+
+    ``reported_in`` says where the gateway's figure was found (see :func:`reported_cost_in`).
+    """
     reported = _dollars(reported_usd)
     if reported is not None:
-        return Cost(reported, "gateway")
+        where: CostSource = {"body": "gateway-body", "header": "gateway-header"}.get(
+            reported_in or "", "gateway")  # type: ignore[assignment]
+        return Cost(reported, where)
     if input_tokens is None or output_tokens is None:
         return Cost(None, "unknown")
     cached = cached_tokens or 0
@@ -121,6 +130,15 @@ def reported_cost(usage: Mapping[str, Any] | None,
             if name.lower() == LITELLM_COST_HEADER:
                 return _dollars(raw)
     return None
+
+
+def reported_cost_in(usage: Mapping[str, Any] | None, headers: Mapping[str, str] | None
+                     ) -> tuple[float | None, Literal["body", "header"] | None]:
+    """The gateway's figure for a call and where it was: the body wins over a header."""
+    if usage is not None and _dollars(usage.get("cost")) is not None:
+        return _dollars(usage.get("cost")), "body"
+    value = reported_cost(None, headers)
+    return (value, "header") if value is not None else (None, None)
 
 
 def _dollars(value: Any) -> float | None:

@@ -43,6 +43,8 @@ class ChatRequest:
     temperature: float | None = None
     stream: bool = True
     headers: dict[str, str] = field(default_factory=dict)
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    """Called with each piece of streamed text as it arrives (for a live display)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,23 @@ def resolve_api_key(endpoint: Endpoint, environ: dict[str, str]) -> str:
     )
 
 
+def key_hint(endpoint: Endpoint, environ: dict[str, str]) -> str:
+    """How to name the endpoint's key in a message about a failure that looks like auth."""
+    if environ.get(endpoint.api_key_env):
+        return f"the key in {endpoint.api_key_env}"
+    return (f"{endpoint.api_key_env}, which is not set (so no key was sent to "
+            f"{endpoint.base_url})")
+
+
+def missing_key_warning(name: str, endpoint: Endpoint, environ: dict[str, str]) -> str | None:
+    """Said before a run starts: a local endpoint whose key variable is unset gets no key."""
+    if environ.get(endpoint.api_key_env) or not _is_loopback(endpoint.base_url):
+        return None
+    return (f"endpoint {name!r} ({endpoint.base_url}): {endpoint.api_key_env} is not set, "
+            "so requests go without a key; set it if the server needs one (a LiteLLM proxy "
+            "does)")
+
+
 def _retry_after(headers: Any) -> float | None:
     value = headers.get("retry-after") if headers is not None else None
     if value is None:
@@ -188,12 +207,13 @@ class OpenAIProvider:
             with _deadline(stream.close, timeout_s, start):
                 return self._collect(stream, dict(raw.headers), start, timeout_s,
                                      response_bound_chars(request.max_tokens),
-                                     request.max_tokens)
+                                     request.max_tokens, request.on_text)
         finally:
             stream.close()
 
     def _collect(self, stream: Any, headers: dict[str, str], start: float, limit: float,
-                 bound: int, max_tokens: int):
+                 bound: int, max_tokens: int,
+                 on_text: Callable[[str], None] | None = None):
         parts: list[str] = []
         size = 0
         finish = response_id = model = None
@@ -211,6 +231,8 @@ class OpenAIProvider:
                     size += len(choice.delta.content)
                     if size > bound:
                         raise _too_big(bound, max_tokens, time.monotonic() - start)
+                    if on_text is not None:
+                        on_text(choice.delta.content)
                 if choice.finish_reason:
                     finish = choice.finish_reason
         latency = time.monotonic() - start

@@ -12,7 +12,7 @@ from typing import Any
 
 from baton.errors import RunNotFound, UserError
 
-STATES = ("running", "awaiting_approval", "budget_exhausted", "done", "failed")
+STATES = ("running", "awaiting_approval", "budget_exhausted", "done", "failed", "interrupted")
 
 
 def find_repo_root(path: Path) -> Path:
@@ -97,18 +97,67 @@ def exclude_from_git(repo_root: Path) -> None:
 
 
 def find_run(repo_root: Path, run_id: str) -> Path:
-    """The folder of a run, accepting a unique prefix of its id."""
+    """The folder of a run, accepting a unique prefix of its id (or the run's folder)."""
     check_run_home(repo_root)
     base = runs_dir(repo_root)
+    given = Path(run_id)
+    if ("/" in run_id or run_id.startswith(".")) and (given / "workflow.json").is_file():
+        return given.resolve()
+    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        raise RunNotFound(f"{run_id!r} is not a run id (they look like "
+                          f"{new_run_id()}); `baton runs` lists the runs of {repo_root}")
     exact = base / run_id
     if (exact / "workflow.json").is_file():
         return exact
-    matches = sorted(p for p in base.glob(f"{run_id}*") if (p / "workflow.json").is_file())
+    # A prefix, compared as text: `*` or `?` in an id are not globs.
+    matches = sorted(p for p in base.iterdir() if p.name.startswith(run_id)
+                     and (p / "workflow.json").is_file()) if base.is_dir() else []
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise RunNotFound(f"no run {run_id!r} in {base}; `baton runs` lists them")
     raise RunNotFound(f"{run_id!r} matches {len(matches)} runs; give more of the id")
+
+
+def last_run(repo_root: Path, *, unfinished: bool = False) -> Path:
+    """The newest run (``unfinished``: the newest that can still be resumed)."""
+    for run_dir in list_runs(repo_root):
+        try:
+            state = effective_state(run_dir, read_workflow(run_dir))
+        except RunNotFound:
+            continue
+        if not unfinished or state in RESUMABLE:
+            return run_dir
+    what = "unfinished run (paused, failed or interrupted)" if unfinished else "run"
+    raise RunNotFound(f"no {what} in {runs_dir(repo_root)}; `baton runs` lists them")
+
+
+RESUMABLE = ("awaiting_approval", "budget_exhausted", "failed", "interrupted")
+"""States a run can be continued from (``baton resume`` or ``baton approve``)."""
+
+
+def is_alive(run_dir: Path) -> bool:
+    """Whether a baton process holds the run's lock right now."""
+    lock = run_dir / ".lock"
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing also drops a lock taken just now
+    return False
+
+
+def effective_state(run_dir: Path, workflow: dict[str, Any]) -> str:
+    """The recorded state, except that a ``running`` run no process holds is ``interrupted``
+    (its process died: killed, crashed, or the machine went down)."""
+    state = str(workflow.get("state") or "unknown")
+    if state == "running" and not is_alive(run_dir):
+        return "interrupted"
+    return state
 
 
 def read_workflow(run_dir: Path) -> dict[str, Any]:

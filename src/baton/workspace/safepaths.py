@@ -6,7 +6,6 @@ control characters, symlinks, ``.git``/``.baton`` in any letter case, or protect
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import stat
@@ -98,14 +97,10 @@ def safe_parts(rel: str, protected: Iterable[str], max_path: int) -> list[str]:
 
 
 def _protected_match(posix: str, patterns: Iterable[str]) -> str | None:
-    """The first protected pattern matching the path or one of its parent directories."""
-    parts = posix.split("/")
-    candidates = [posix.casefold()] + ["/".join(parts[:n]).casefold() for n in range(1, len(parts))]
-    for pattern in patterns:
-        folded = pattern.strip().strip("/").casefold()
-        if folded and any(fnmatch.fnmatchcase(c, folded) for c in candidates):
-            return pattern
-    return None
+    """The first protected pattern matching the path (or a folder it is in), any case."""
+    from baton.workspace.globs import first_match
+
+    return first_match(patterns, posix)
 
 
 def check_existing(rel: str, part: str, mode: int, is_last: bool) -> None:

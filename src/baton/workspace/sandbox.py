@@ -242,11 +242,14 @@ def run_command(
     log_path: Path | None = None,
     secrets: SecretMasker | None = None,
     session_file: Path | None = None,
+    on_output: Callable[[str], None] | None = None,
     hide: Sequence[Path] = (),
 ) -> CommandEvidence:
     """Run ``command`` in ``cwd`` and return what was observed; never raises for its failure.
 
-    In the sandbox, the folders in ``hide`` appear empty to the command.
+    In the sandbox, the folders in ``hide`` appear empty to the command. ``on_output``, if
+    given, is called with the latest line of output (masked) while the command runs, a few
+    times a second, for a live display.
     """
     if timeout_s <= 0:
         raise UserError(f"the command timeout must be positive, not {timeout_s}")
@@ -286,7 +289,8 @@ def run_command(
         if session_file is not None:  # lets a later resume end it if this process dies
             session_file.write_text(f"{proc.pid} {marker} {os.path.realpath(cwd)}\n")
         try:
-            outcome = _wait_exited(proc, timeout_s, output)
+            outcome = _wait_exited(proc, timeout_s, output,
+                                   _latest_line(output, masker, on_output))
             duration = time.monotonic() - started
         finally:
             _kill_session(proc.pid, marker)  # also on KeyboardInterrupt: leave nothing running
@@ -321,7 +325,27 @@ def run_command(
 Outcome = Literal["exited", "timeout", "flood"]
 
 
-def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float, output: IO[bytes]) -> Outcome:
+def _latest_line(output: IO[bytes], masker: SecretMasker,
+                 on_output: Callable[[str], None] | None) -> Callable[[], None] | None:
+    """A function passing the output's latest non-empty line to ``on_output`` on change."""
+    if on_output is None:
+        return None
+    last = [""]
+
+    def tick() -> None:
+        size = os.fstat(output.fileno()).st_size
+        chunk = os.pread(output.fileno(), 4096, max(0, size - 4096))
+        lines = [ln for ln in chunk.decode("utf-8", "replace").splitlines() if ln.strip()]
+        line = masker.mask(lines[-1][-300:]) if lines else ""
+        if line != last[0]:
+            last[0] = line
+            on_output(line)
+
+    return tick
+
+
+def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float, output: IO[bytes],
+                 tick: Callable[[], None] | None = None) -> Outcome:
     """Wait until the process exits (without reaping it), times out, or floods its output.
 
     Leaving it a zombie keeps its pid, which is also its process group and session id,
@@ -334,6 +358,8 @@ def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float, output: IO[byt
                 return "exited"
             if os.fstat(output.fileno()).st_size > MAX_CAPTURE_BYTES:
                 return "flood"
+            if tick is not None:
+                tick()
     return "timeout"
 
 

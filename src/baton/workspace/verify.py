@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from baton.models import CommandEvidence, Plan, Verdict
@@ -75,6 +75,12 @@ def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> li
     return out
 
 
+def _show_output(ctx: RunContext, command: str) -> Callable[[str], None] | None:
+    if ctx.progress is None:
+        return None
+    return lambda line: ctx.show("command.output", command=command, line=line)
+
+
 def verify(ctx: RunContext, plan: Plan, verdicts: list[Verdict],
            snapshot: Snapshot) -> list[CommandEvidence]:
     """Run every allowed command on a disposable checkout of ``snapshot``; list the others
@@ -93,13 +99,15 @@ def verify(ctx: RunContext, plan: Plan, verdicts: list[Verdict],
                                        reason_not_run=reason)
             else:
                 folder = checkout.path()
+                ctx.emit("command.start", number=number, command=command, source=source,
+                         log_file=f"evidence/{number:02d}.log")
                 item = run_command(
                     command, folder, timeout_s=ctx.config.command_timeout_s,
                     source=source, max_output_bytes=ctx.config.max_output_bytes,
                     env=command_env(os.environ, folder.parent), sandbox=ctx.config.sandbox,
                     log_path=ctx.run_dir / "evidence" / f"{number:02d}.log",
                     secrets=ctx.masker, session_file=ctx.run_dir / "command.session",
-                    hide=_hidden(ctx),
+                    hide=_hidden(ctx), on_output=_show_output(ctx, command),
                 )
                 ctx.budget.add_wall(item.duration_s or 0.0)
             ctx.write(f"evidence/{number:02d}.json", item.model_dump_json(indent=2))
