@@ -13,9 +13,10 @@ from typing import Any
 from baton import roles
 from baton.approvals import fired_rules
 from baton.config import Config, Route, deep_merge, load_config
-from baton.errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
+from baton.errors import AwaitingApproval, BatonError, BudgetExhausted, UserError
 from baton.llm.budget import Budget, check_prices_known
 from baton.llm.provider import resolve_api_key
+from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
 from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
 from baton.run_context import Progress, RunContext, load_replay
 from baton.runs.store import (
@@ -65,21 +66,23 @@ class _NoGo(Exception):
         self.reason = reason
 
 
-def _same_model(a: str, b: str) -> bool:
-    return a.strip().lower().rsplit("/", 1)[-1] == b.strip().lower().rsplit("/", 1)[-1]
+def check_routes(routes: dict[str, Route], config: Config | None = None) -> list[VendorCheck]:
+    """The reviewer must be a different model from the implementer, and is checked to be
+    another vendor by the one rule of ``baton.llm.vendors`` (refused when the user's
+    ``require_other_vendor`` is set); returns every check (``warns`` says which to tell)."""
+    implementer, reviewer = routes["implementer"], routes["reviewer"]
+    endpoint_vendor = _endpoint_vendor(config, implementer.endpoint)
+    authors = [author_from_model(m, "implementer route", endpoint_vendor)
+               for m in [implementer.model, *implementer.fallbacks]]
+    checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
+                         reviewer_endpoint_vendor=_endpoint_vendor(config, reviewer.endpoint),
+                         require_other_vendor=bool(config and config.require_other_vendor))
+    return checks
 
 
-def check_routes(routes: dict[str, Route]) -> None:
-    """The reviewer must be a different model from the implementer."""
-    implementer = routes["implementer"]
-    for model in [routes["reviewer"].model, *routes["reviewer"].fallbacks]:
-        for other in [implementer.model, *implementer.fallbacks]:
-            if _same_model(model, other):
-                raise ConfigError(
-                    f"the reviewer model {model!r} is the same model as the implementer "
-                    f"({other!r}); an adversarial review needs a different model, ideally "
-                    "from another vendor. Change routes.reviewer.model."
-                )
+def _endpoint_vendor(config: Config | None, name: str) -> str | None:
+    endpoint = config.endpoints.get(name) if config is not None else None
+    return endpoint.vendor if endpoint is not None else None
 
 
 def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str]) -> None:
@@ -104,7 +107,7 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
                          environ=environ)
     policy = policy or config.policy
     routes = config.policy_routes(policy)
-    check_routes(routes)
+    vendor_checks = check_routes(routes, config)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
     check_endpoints(config, routes, environ)
     base = head_commit(repo_root)
@@ -131,6 +134,9 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
              repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
              routes=workflow["routes"])
+    for check in vendor_checks:
+        ctx.emit("reviewer.vendor", **check.to_event())
+    warnings += list(dict.fromkeys(c.message for c in vendor_checks if c.warns))
     result = _drive(ctx, task)
     result.warnings = warnings + result.warnings
     return result
@@ -169,6 +175,11 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     workflow = read_workflow(run_dir)
     if workflow["state"] == "done":
         return _result_from_workflow(run_dir, workflow)
+    if workflow.get("kind") == "review":  # a `baton review`: no worktree, no branch
+        from baton.review.workflow import resume_review
+
+        return resume_review(repo_root, run_dir, workflow, overrides=overrides,
+                             progress=progress, environ=environ)
     merged = deep_merge(workflow.get("overrides") or {}, overrides or {})
     config_file = Path(workflow["config_file"]) if workflow.get("config_file") else None
     config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)

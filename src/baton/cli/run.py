@@ -67,6 +67,10 @@ def budget_options(func):
 
 def report(result, as_json: bool) -> None:
     """Print a run's result and exit with its code."""
+    if getattr(result, "tree", None) is not None or result.branch in ("", None):
+        from baton.cli.review import report_review
+
+        report_review(result, as_json)
     for warning in result.warnings:
         click.echo(f"baton: warning: {warning}", err=True)
     if as_json:

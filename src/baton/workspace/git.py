@@ -69,11 +69,13 @@ class Git:
         self.cwd = cwd
         self._config = SAFE_CONFIG + _filter_overrides(cwd)
 
-    def run(self, *args: str, check: bool = True, input_text: str | None = None) -> str:
-        """Run one git command and return its stdout."""
+    def run(self, *args: str, check: bool = True, input_text: str | None = None,
+            env: dict[str, str] | None = None) -> str:
+        """Run one git command and return its stdout (``env`` adds variables, e.g.
+        ``GIT_INDEX_FILE`` for a temporary index)."""
         proc = subprocess.run(
             ["git", *_c(self._config), *args], cwd=self.cwd, capture_output=True, text=True,
-            env=_git_env(), input=input_text, check=False,
+            env={**_git_env(), **(env or {})}, input=input_text, check=False,
         )
         if check and proc.returncode != 0:
             raise UserError(f"git {' '.join(args[:3])} failed in {self.cwd}: {proc.stderr.strip()}")

@@ -25,7 +25,8 @@ def model_command_allowed(command: str, allowlist: list[str], allow_all: bool) -
             "or pass --allow-model-commands")
 
 
-def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> list[tuple]:
+def planned_commands(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict]
+                     ) -> list[tuple]:
     """(command, source, reason-not-run) in order, without duplicates."""
     config = ctx.config
     seen: set[str] = set()
@@ -40,7 +41,7 @@ def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> li
     configured = config.verify_commands
     for command in configured or detect_test_commands(ctx.worktree.path):
         add(command, "config" if configured else "detected", None)
-    proposed = [(c, "plan") for c in plan.test_commands]
+    proposed = [(c, "plan") for c in (plan.test_commands if plan is not None else [])]
     proposed += [(c, "reviewer") for v in verdicts for c in v.verification_commands]
     for command, source in proposed:
         if not config.run_plan_commands and source == "plan":
@@ -51,8 +52,10 @@ def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> li
     return out
 
 
-def verify(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> list[CommandEvidence]:
-    """Run every allowed command in the worktree; list the others as not run."""
+def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict]
+           ) -> list[CommandEvidence]:
+    """Run every allowed command in the worktree; list the others as not run (``plan`` is
+    None for a reviewed change that came with no plan)."""
     evidence: list[CommandEvidence] = []
     for number, (command, source, reason) in enumerate(planned_commands(ctx, plan, verdicts), 1):
         key = f"command/{number}"
