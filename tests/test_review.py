@@ -528,3 +528,18 @@ def test_secret_and_protected_files_are_withheld_and_need_a_person(baton, repo):
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert "hunter2" not in path.read_text(errors="replace"), path
+
+
+def test_budget_exhausted_pauses_and_resume_finishes(baton, repo):
+    (repo / "marker.txt").write_text("x\n")
+    before = user_state(repo)
+    gateway = baton.serve(script(approve()))
+    proc = review(baton, repo, "--uncommitted", "--max-calls", "0")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    paused = run_json(proc)
+    assert paused["state"] == "budget_exhausted" and gateway.requests() == []
+    proc = baton("resume", paused["run_id"], "--repo", str(repo), "--json", "--max-calls", "5")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    done = run_json(proc)
+    assert done["decision"] == "go" and done["tree"] == paused["tree"]
+    assert user_state(repo) == before
