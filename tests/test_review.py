@@ -543,3 +543,20 @@ def test_budget_exhausted_pauses_and_resume_finishes(baton, repo):
     done = run_json(proc)
     assert done["decision"] == "go" and done["tree"] == paused["tree"]
     assert user_state(repo) == before
+
+
+def test_what_verification_writes_is_recorded_and_reaches_nothing(baton, repo):
+    (repo / "tamper.py").write_text(
+        "import pathlib\npathlib.Path('marker.txt').write_text('tampered\\n')\n"
+        "pathlib.Path('cache.bin').write_bytes(b'x')\n")
+    before = user_state(repo)
+    baton.serve(script(approve()))
+    proc = review(baton, repo, "--uncommitted", "--set", f'verify_commands=["{PY} tamper.py"]')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = run_json(proc)
+    run_dir = Path(result["run_dir"])
+    drift = [e for e in events(run_dir) if e["type"] == "verify.drift"]
+    assert drift and drift[0]["files"] == ["cache.bin", "marker.txt"]
+    assert "`cache.bin`, `marker.txt`" in (run_dir / "summary.md").read_text()
+    assert user_state(repo) == before
+    assert (repo / "marker.txt").read_text() == "committed\n"
