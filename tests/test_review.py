@@ -556,7 +556,8 @@ def test_what_verification_writes_is_recorded_and_reaches_nothing(baton, repo):
     result = run_json(proc)
     run_dir = Path(result["run_dir"])
     drift = [e for e in events(run_dir) if e["type"] == "verify.drift"]
-    assert drift and drift[0]["files"] == ["cache.bin", "marker.txt"]
+    assert drift and drift[0]["files"] == [{"status": "A", "path": "cache.bin"},
+                                           {"status": "M", "path": "marker.txt"}]
     assert "`cache.bin`, `marker.txt`" in (run_dir / "summary.md").read_text()
     assert user_state(repo) == before
     assert (repo / "marker.txt").read_text() == "committed\n"

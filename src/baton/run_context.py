@@ -26,6 +26,7 @@ from baton.runs import trace as T
 from baton.runs.store import read_workflow, write_workflow
 from baton.secrets import SecretMasker
 from baton.workspace.git import Worktree
+from baton.workspace.snapshot import Snapshot
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -64,6 +65,10 @@ class RunContext:
     emitted: set[str] = field(default_factory=set)
     cut_off: set[str] = field(default_factory=set)
     """Call keys whose answer stopped at max_tokens (finish reason ``length``)."""
+    snapshot: Snapshot | None = None
+    """The approved tree fixed as a commit object, once the last packet is approved."""
+    snapshot_recorded: Snapshot | None = None
+    """The snapshot the trace recorded before a resume (reused when the tree matches)."""
     _lock_fd: int | None = None
 
     # -- trace and files -------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Literal
 
 from baton.approvals import FileChange
 from baton.errors import UserError
-from baton.workspace.git import Git
+from baton.workspace.git import Git, repo_at
 
 SelectionKind = Literal["uncommitted", "staged", "base", "commit", "diff"]
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -77,25 +77,22 @@ class FrozenChange:
 
 
 class RepoGit:
-    """Git on the user's repository with explicit git dir and work tree on every call."""
+    """Git on the user's repository, with its explicit git dir and work tree on every call
+    (found once, from the user's own path), optional locks off, names unquoted."""
 
     def __init__(self, repo_root: Path) -> None:
-        self.root = repo_root
-        self._git = Git(repo_root)
-        git_dir = self._git.run("rev-parse", "--absolute-git-dir").strip()
-        self.git_dir = Path(git_dir)
+        repo = repo_at(repo_root)
+        self.root = repo.root
+        self.git_dir = repo.git_dir
 
     def run(self, *args: str, index: Path | None = None, check: bool = True,
-            input_text: str | None = None, work_tree: Path | None = None) -> str:
+            input_text: str | None = None, work_tree: Path | None = None,
+            env: dict[str, str] | None = None) -> str:
         """One git command; ``index`` is a temporary index file, ``work_tree`` another
-        folder than the repository's (a disposable checkout)."""
-        env = {"GIT_OPTIONAL_LOCKS": "0"}
-        if index is not None:
-            env["GIT_INDEX_FILE"] = str(index)
-        return self._git.run(f"--git-dir={self.git_dir}",
-                             f"--work-tree={work_tree or self.root}",
-                             "-c", "core.quotePath=false", *args, check=check,
-                             input_text=input_text, env=env)
+        folder than the repository's."""
+        git = Git(self.git_dir, work_tree or self.root, index_file=index)
+        return git.run("-c", "core.quotePath=false", *args, check=check,
+                       input_text=input_text, env={"GIT_OPTIONAL_LOCKS": "0", **(env or {})})
 
     def commit_of(self, ref: str, flag: str) -> str:
         out = self.run("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}",
@@ -141,7 +138,7 @@ def freeze_change(repo_root: Path, selection: Selection, *, protected: list[str]
         base, tree = head, _index_tree(git, selection)
         commit = git.run("commit-tree", tree, "-p", base, "-m",
                          f"baton review snapshot ({selection.label()})",
-                         index=None, check=True) if tree != git.tree_of(base) else ""
+                         env=_SNAPSHOT_IDENT) if tree != git.tree_of(base) else ""
         commit = commit.strip()
     elif selection.kind == "base":
         target = git.commit_of(selection.ref or "", "--base")
@@ -159,7 +156,7 @@ def freeze_change(repo_root: Path, selection: Selection, *, protected: list[str]
     base_tree = git.tree_of(base) if base != EMPTY_TREE else EMPTY_TREE
     if tree == base_tree:
         raise UserError(_nothing_message(selection))
-    changes = tree_changes(git, base, tree)
+    changes = _changes(git, base, tree)
     binary = [c.path for c in changes if c.binary]
     if changes and len(binary) == len(changes):
         raise UserError(
@@ -241,7 +238,7 @@ class _Change:
         return self.change.path
 
 
-def tree_changes(git: RepoGit, base: str, tree: str) -> list[_Change]:
+def _changes(git: RepoGit, base: str, tree: str) -> list[_Change]:
     """Per-file status and line counts from ``base`` to ``tree``, names read with -z."""
     status: dict[str, str] = {}
     fields = git.run("diff-tree", "-r", "-z", "--no-renames", "--name-status", base,

@@ -12,23 +12,27 @@ verification result, and change nothing in the repository.
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from baton import prompts
 from baton.approvals import FileChange, fired_rules
-from baton.config import Config, Route, deep_merge, load_config
+from baton.config import Config, Route, load_config
 from baton.errors import (
     AwaitingApproval,
     BatonError,
     BudgetExhausted,
     ModelOutputError,
     UserError,
+    WorkflowError,
 )
 from baton.llm.budget import Budget, check_prices_known
-from baton.llm.provider import resolve_api_key
 from baton.llm.vendors import (
     Author,
     VendorCheck,
@@ -38,11 +42,18 @@ from baton.llm.vendors import (
 )
 from baton.models import CommandEvidence, Finding, Plan, Verdict
 from baton.parsing import OutputInvalid, parse_verdict
-from baton.pipeline import EXIT, RunResult, decide
+from baton.pipeline import EXIT, RunResult, check_endpoints, decide
 from baton.review.planfile import PlanFile, load_plan_file, plan_contract
-from baton.review.selection import FrozenChange, Selection, freeze_change, protected_match
+from baton.review.selection import (
+    FrozenChange,
+    RepoGit,
+    Selection,
+    freeze_change,
+    protected_match,
+)
 from baton.run_context import Progress, RunContext, load_replay
 from baton.runs.store import (
+    check_run_home,
     exclude_from_git,
     find_repo_root,
     find_run,
@@ -53,8 +64,9 @@ from baton.runs.store import (
 )
 from baton.runs.trace import TraceWriter, now_iso, read_events
 from baton.secrets import SecretMasker
-from baton.workspace.git import Worktree
-from baton.workspace.verify import verify
+from baton.workspace.git import Git, Worktree, repo_at
+from baton.workspace.snapshot import Snapshot
+from baton.workspace.verify import remove_stale_checkout, verify
 
 REVIEW_ROLES = ("reviewer",)
 
@@ -155,7 +167,7 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
                          reviewer_endpoint_vendor=_endpoint_vendor(config, reviewer.endpoint),
                          require_other_vendor=config.require_other_vendor)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
-    _check_endpoints(config, routes, environ)
+    check_endpoints(config, routes, environ, roles=list(REVIEW_ROLES))
     state = _Review(
         task=task.strip(), selection=change.selection.to_dict() if change else None,
         label=change.selection.label() if change else f"--plan {plan_file}",
@@ -173,6 +185,7 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
         plan_checks=plan_contract(plan, change.changes) if plan and change else [],
         earlier_findings=earlier, sarif=str(sarif.resolve()) if sarif else None,
     )
+    check_run_home(repo_root)
     run_id = new_run_id()
     exclude_from_git(repo_root)
     run_dir = runs_dir(repo_root) / run_id
@@ -207,19 +220,18 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
     return result
 
 
-def resume_review(repo_root: Path, run_dir: Path, workflow: dict[str, Any], *,
-                  overrides: dict[str, Any] | None, progress: Progress | None,
+def resume_review(prepared: Any, *, progress: Progress | None,
                   environ: dict[str, str]) -> ReviewResult:
-    """Continue a paused review from its recorded tree, replaying what was recorded."""
-    merged = deep_merge(workflow.get("overrides") or {}, overrides or {})
-    config_file = Path(workflow["config_file"]) if workflow.get("config_file") else None
-    config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
-    routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
-    check_prices_known(config.limits, config.role_limits, routes, config.prices)
-    _check_endpoints(config, routes, environ)
+    """Continue a paused review from its recorded tree, replaying what was recorded.
+
+    ``prepared`` is ``pipeline.prepare_continue``'s: the guards come from the user's
+    configuration now, never from the run folder.
+    """
+    run_dir, workflow, config, routes = (prepared.run_dir, prepared.workflow,
+                                         prepared.config, prepared.routes)
     state = _Review(**workflow["review"])
-    ctx = _context(workflow["run_id"], run_dir, repo_root, config, routes, state, environ,
-                   progress, Budget(config.limits, config.role_limits))
+    ctx = _context(workflow["run_id"], run_dir, prepared.repo_root, config, routes, state,
+                   environ, progress, Budget(config.limits, config.role_limits))
     events = read_events(run_dir / "trace.jsonl", warn=False)
     ctx.recorded, ctx.emitted, ctx.cut_off = load_replay(events)
     ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
@@ -231,8 +243,9 @@ def resume_review(repo_root: Path, run_dir: Path, workflow: dict[str, Any], *,
                                _verdict_of(ctx, state))
         finally:
             ctx.close()
+    remove_stale_checkout(run_dir)
     previous = workflow["state"]
-    ctx.update_workflow(overrides=ctx.masker.mask_obj(merged), state="running")
+    ctx.update_workflow(overrides=ctx.masker.mask_obj(prepared.remembered), state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=ctx.trace.repaired,
              recorded_calls=len(ctx.recorded))
     return _drive(ctx, state)
@@ -347,20 +360,60 @@ def ask_reviewer(ctx: RunContext, state: _Review) -> Verdict:
 
 def _verify_snapshot(ctx: RunContext, state: _Review, verdict: Verdict
                      ) -> list[CommandEvidence]:
-    """Run the verification commands on a disposable checkout of exactly the tree."""
-    from baton.review.checkout import disposable_checkout, drift
-
-    assert state.tree is not None
-    with disposable_checkout(ctx.repo_root, state.tree) as checkout:
-        ctx.worktree = Worktree(ctx.repo_root, checkout, "", state.base or "")
-        ctx.emit("verify.checkout", key="verify.checkout", tree=state.tree)
-        evidence = verify(ctx, state.plan(), [verdict])
-        changed = drift(checkout, ctx.repo_root, state.tree)
-    if changed:
-        state.drift = changed
-        ctx.emit("verify.drift", key="verify.drift", files=changed)
-        ctx.update_workflow(review=state.to_dict())
+    """Run the verification commands on a disposable checkout of exactly the tree (made
+    by ``verify``), detecting test commands from the tree's own files."""
+    assert state.tree is not None and state.commit is not None
+    snapshot = Snapshot(commit=state.commit, tree=state.tree)
+    with _detection_root(ctx.repo_root, state.tree) as root:
+        ctx.worktree = _no_worktree(ctx.repo_root, root, state.base or "")
+        evidence = verify(ctx, state.plan(), [verdict], snapshot)
+    drift_file = ctx.run_dir / "evidence" / "drift.json"
+    if drift_file.is_file():
+        rows = json.loads(drift_file.read_text(encoding="utf-8"))
+        state.drift = [row["path"] for row in rows if isinstance(row, dict)]
+        if state.drift:
+            ctx.update_workflow(review=state.to_dict())
     return evidence
+
+
+# Top-level files and folders test-command detection looks at (workspace/detect.py).
+_DETECT_FILES = {"pyproject.toml", "package.json", "Cargo.toml", "go.mod", "Makefile"}
+_DETECT_DIRS = {"tests", "test"}
+
+
+@contextmanager
+def _detection_root(repo_root: Path, tree: str) -> Iterator[Path]:
+    """A small folder with the tree's top-level entries test detection reads, so a
+    detected command is the reviewed tree's, not the working tree's."""
+    git = RepoGit(repo_root)
+    with tempfile.TemporaryDirectory(prefix="baton-detect-") as tmp:
+        root = Path(tmp)
+        for record in git.run("ls-tree", "-z", tree).split("\0"):
+            if not record:
+                continue
+            meta, _, name = record.partition("\t")
+            _mode, kind, oid = meta.split(" ")
+            if kind == "tree" and name in _DETECT_DIRS:
+                (root / name).mkdir()
+            elif kind == "blob" and name in _DETECT_FILES:
+                (root / name).write_text(git.run("cat-file", "blob", oid))
+            elif kind == "blob" and name.startswith("test_") and name.endswith(".py"):
+                (root / name).touch()
+        yield root
+
+
+class _NoWorktree(Worktree):
+    """A review has no git worktree: this stands where ``RunContext`` expects one, with
+    the path test detection reads, and refuses every git operation."""
+
+    @property
+    def git(self) -> Git:  # type: ignore[override]
+        raise WorkflowError("a review has no worktree; nothing may be committed or reset")
+
+
+def _no_worktree(repo_root: Path, path: Path, base: str) -> Worktree:
+    repo = repo_at(repo_root)
+    return _NoWorktree(repo_root, path, "", base, repo.git_dir, repo.common_dir)
 
 
 def _gate_approval(ctx: RunContext, state: _Review) -> None:
@@ -467,7 +520,7 @@ def _context(run_id: str, run_dir: Path, repo_root: Path, config: Config,
              progress: Progress | None, budget: Budget) -> RunContext:
     # A review has no git worktree: the context's worktree is the disposable checkout of
     # the reviewed tree while verification runs, and an empty placeholder before.
-    placeholder = Worktree(repo_root, run_dir / "checkout", "", state.base or "")
+    placeholder = _no_worktree(repo_root, run_dir / "checkout", state.base or "")
     trace = TraceWriter(run_dir / "trace.jsonl", run_id)
     ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
                      routes=routes, worktree=placeholder, trace=trace, budget=budget,
@@ -478,13 +531,6 @@ def _context(run_id: str, run_dir: Path, repo_root: Path, config: Config,
         trace.close()
         raise
     return ctx
-
-
-def _check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str]) -> None:
-    """The reviewer (and the verifier when it summarizes) has an endpoint and a key."""
-    used = ["reviewer", *(["verifier"] if config.summarize_evidence else [])]
-    for role in used:
-        resolve_api_key(config.endpoint(routes[role].endpoint), environ)
 
 
 def _endpoint_vendor(config: Config, name: str) -> str | None:
