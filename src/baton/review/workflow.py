@@ -12,7 +12,6 @@ verification result, and change nothing in the repository.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -115,7 +114,6 @@ class _Review:
     plan_checks: list[str]
     earlier_findings: list[dict[str, Any]]
     sarif: str | None
-    drift: list[str] = field(default_factory=list)
 
     @property
     def plan_only(self) -> bool:
@@ -366,14 +364,7 @@ def _verify_snapshot(ctx: RunContext, state: _Review, verdict: Verdict
     snapshot = Snapshot(commit=state.commit, tree=state.tree)
     with _detection_root(ctx.repo_root, state.tree) as root:
         ctx.worktree = _no_worktree(ctx.repo_root, root, state.base or "")
-        evidence = verify(ctx, state.plan(), [verdict], snapshot)
-    drift_file = ctx.run_dir / "evidence" / "drift.json"
-    if drift_file.is_file():
-        rows = json.loads(drift_file.read_text(encoding="utf-8"))
-        state.drift = [row["path"] for row in rows if isinstance(row, dict)]
-        if state.drift:
-            ctx.update_workflow(review=state.to_dict())
-    return evidence
+        return verify(ctx, state.plan(), [verdict], snapshot)
 
 
 # Top-level files and folders test-command detection looks at (workspace/detect.py).

@@ -82,7 +82,7 @@ def _bwrap_args(cwd: Path, scratch: Path, hide: Sequence[Path] = ()) -> list[str
     for folder in hide:
         real = os.path.realpath(folder)
         if os.path.isdir(real) and not _contains(real, work):
-            hidden += ["--tmpfs", real]
+            hidden += ["--tmpfs", real, "--remount-ro", real]
     return [
         "bwrap",
         "--ro-bind", "/", "/",
