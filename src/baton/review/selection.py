@@ -11,6 +11,7 @@ unreferenced snapshot commit) are added to the object store, as ``git stash crea
 from __future__ import annotations
 
 import fnmatch
+import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -201,11 +202,18 @@ def _index_tree(git: RepoGit, selection: Selection) -> str:
         index = Path(tmp) / "index"
         user_index = git.git_dir / "index"
         if selection.kind in ("uncommitted", "staged") and user_index.is_file():
-            index.write_bytes(user_index.read_bytes())  # a copy: the user's stays as it is
+            # A copy (with its time, for git's racy-entry check) keeps git's stat cache, so
+            # `add -A` hashes only changed files; the user's index stays as it is.
+            shutil.copy2(user_index, index)
         else:
             git.run("read-tree", "HEAD", index=index)
         if selection.kind == "uncommitted":
-            git.run("add", "-A", "--", ":/", index=index)
+            try:
+                git.run("add", "-A", "--", ":/", index=index)
+            except UserError:  # an index git cannot use from a copy (e.g. a split index)
+                index.unlink(missing_ok=True)
+                git.run("read-tree", "HEAD", index=index)
+                git.run("add", "-A", "--", ":/", index=index)
         elif selection.kind == "diff":
             _apply(git, selection, index)
         return git.run("write-tree", index=index).strip()
