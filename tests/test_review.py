@@ -563,3 +563,24 @@ def test_what_verification_writes_is_recorded_and_reaches_nothing(baton, repo):
     assert "`marker.txt`" in summary
     assert user_state(repo) == before
     assert (repo / "marker.txt").read_text() == "committed\n"
+
+
+def test_plan_files_are_read_from_markdown_and_json(tmp_path):
+    from baton.approvals import FileChange
+    from baton.errors import UserError
+    from baton.review.planfile import load_plan_file, plan_contract
+
+    md = tmp_path / "plan.md"
+    md.write_text("Edit `src/app/main.py` and `README.md`; call `run()` with `--flag`.\n")
+    plan = load_plan_file(md)
+    assert plan.plan is None and plan.files == ["src/app/main.py", "README.md"]
+    flags = plan_contract(plan, [FileChange("src/app/main.py", "M", 1, 0),
+                                 FileChange("setup.cfg", "A", 3, 0)])
+    assert flags == ["changed outside the plan: setup.cfg",
+                     "named in the plan but not changed: README.md"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"summary": "x"}')
+    with pytest.raises(UserError, match="not a baton plan"):
+        load_plan_file(bad)
+    with pytest.raises(UserError, match="no such file"):
+        load_plan_file(tmp_path / "missing.md")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from baton.cli.common import handle_errors, print_json
-from baton.cli.run import _overrides, budget_options
+from baton.cli.run import _maybe_ask, _overrides, budget_options
 
 
 def report_review(result, as_json: bool) -> None:
@@ -108,11 +108,13 @@ def review_cmd(uncommitted, staged, base_ref, commit_sha, diff_file, plan_file, 
     elif diff_file:
         stdin = sys.stdin.read() if diff_file == "-" else None
         selection = Selection("diff", diff_file, read_diff_source(diff_file, stdin))
+    progress = terminal_progress(not as_json)
+    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                           settings)
     result = start_review(
         repo, selection=selection, task=task, plan_file=plan_file, follow=follow,
         author_model=author_model, sarif=sarif, config_file=config_file, policy=policy,
-        progress=terminal_progress(not as_json),
-        overrides=_overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
-                             settings),
+        progress=progress, overrides=overrides,
     )
-    report_review(result, as_json)
+    report_review(_maybe_ask(result, repo, as_json, progress, config_file=config_file,
+                             overrides=overrides), as_json)
