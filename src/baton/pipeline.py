@@ -236,7 +236,8 @@ def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | Non
     review = workflow.get("kind") == "review"  # a `baton review` has only a reviewer
     if not review:
         check_routes(routes, config)
-    check_prices_known(config.limits, config.role_limits, routes, config.prices)
+    priced = {"reviewer": routes["reviewer"]} if review and "reviewer" in routes else routes
+    check_prices_known(config.limits, config.role_limits, priced, config.prices)
     check_endpoints(config, routes, environ, roles=["reviewer"] if review else None)
     if config.sandbox == "bwrap":
         from baton.workspace.sandbox import _resolve_sandbox

@@ -164,7 +164,8 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
     checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
                          reviewer_endpoint_vendor=_endpoint_vendor(config, reviewer.endpoint),
                          require_other_vendor=config.require_other_vendor)
-    check_prices_known(config.limits, config.role_limits, routes, config.prices)
+    check_prices_known(config.limits, config.role_limits, review_routes(config, routes),
+                       config.prices)
     check_endpoints(config, routes, environ, roles=list(REVIEW_ROLES))
     state = _Review(
         task=task.strip(), selection=change.selection.to_dict() if change else None,
@@ -522,6 +523,12 @@ def _context(run_id: str, run_dir: Path, repo_root: Path, config: Config,
         trace.close()
         raise
     return ctx
+
+
+def review_routes(config: Config, routes: dict[str, Route]) -> dict[str, Route]:
+    """The routes a review calls: the reviewer (and the verifier when it summarizes)."""
+    used = [*REVIEW_ROLES, *(["verifier"] if config.summarize_evidence else [])]
+    return {role: routes[role] for role in used}
 
 
 def _endpoint_vendor(config: Config, name: str) -> str | None:
