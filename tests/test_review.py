@@ -500,9 +500,9 @@ def test_binary_only_change(baton, repo):
 
 
 def test_change_over_the_prompt_size_cap(baton, repo):
-    (repo / "big.txt").write_text("line\n" * 200)
-    _refused(baton, repo, "--uncommitted", "--set", "max_review_diff_bytes=100",
-             expect="over the reviewer's prompt cap")
+    (repo / "big.txt").write_text("line\n" * 4000)
+    _refused(baton, repo, "--uncommitted", "--set", "max_prompt_bytes=10000",
+             expect="too large to review in one prompt")
 
 
 def test_nothing_selected_and_two_selections(baton, repo):

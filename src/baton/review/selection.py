@@ -20,18 +20,12 @@ from typing import Literal
 
 from baton.approvals import FileChange
 from baton.errors import UserError
+from baton.secrets import secret_file_pattern
 from baton.workspace.git import Git, repo_at
 
 SelectionKind = Literal["uncommitted", "staged", "base", "commit", "diff"]
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
-# Files whose content is never sent to a model, matched on the file name.
-SECRET_FILE_PATTERNS = (
-    ".env", ".env.*", "*.env", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore",
-    "*.jks", "id_rsa", "id_rsa.*", "id_dsa", "id_dsa.*", "id_ecdsa", "id_ecdsa.*",
-    "id_ed25519", "id_ed25519.*", ".netrc", "_netrc", ".pgpass", ".git-credentials",
-    ".pypirc", ".npmrc", "credentials", "credentials.json", "secrets.*", "*.secret",
-)
 _SNAPSHOT_IDENT = {"GIT_AUTHOR_NAME": "baton", "GIT_AUTHOR_EMAIL": "baton@localhost",
                    "GIT_COMMITTER_NAME": "baton", "GIT_COMMITTER_EMAIL": "baton@localhost"}
 
@@ -107,12 +101,6 @@ class RepoGit:
         return self.run("rev-parse", f"{commit}^{{tree}}").strip()
 
 
-def is_secret_file(path: str) -> bool:
-    """Whether ``path`` names a file whose content is never sent to a model."""
-    name = path.rsplit("/", 1)[-1].lower()
-    return any(fnmatch.fnmatchcase(name, p) for p in SECRET_FILE_PATTERNS)
-
-
 def protected_match(path: str, patterns: Iterable[str]) -> str | None:
     """The first protected-path glob matching ``path`` or one of its parent folders."""
     parts = path.split("/")
@@ -124,11 +112,12 @@ def protected_match(path: str, patterns: Iterable[str]) -> str | None:
     return None
 
 
-def freeze_change(repo_root: Path, selection: Selection, *, protected: list[str],
-                  max_diff_bytes: int) -> FrozenChange:
+def freeze_change(repo_root: Path, selection: Selection, *,
+                  protected: list[str]) -> FrozenChange:
     """Fix the selected change as a tree; a clear UserError (nothing touched) when there is
-    nothing to review, the base or commit does not exist, the diff does not apply, the
-    change is binary only or its diff is over ``max_diff_bytes``."""
+    nothing to review, the base or commit does not exist, the diff does not apply or the
+    change is binary only. Files matching the secret-file patterns or ``protected`` are
+    left out of the reviewer's diff (``withheld``)."""
     git = RepoGit(repo_root)
     head = git.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
     if not head and selection.kind != "commit":
@@ -165,16 +154,10 @@ def freeze_change(repo_root: Path, selection: Selection, *, protected: list[str]
             + "): a reviewer reads text diffs, so there is nothing it can check; review "
             "the binary files yourself")
     withheld = [c.path for c in changes
-                if is_secret_file(c.path) or protected_match(c.path, protected)]
+                if secret_file_pattern(c.path) or protected_match(c.path, protected)]
     excludes = [f":(exclude,literal){p}" for p in withheld]
     diff = git.run("diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", base, tree,
                    "--", *excludes)
-    size = len(diff.encode("utf-8", "replace"))
-    if size > max_diff_bytes:
-        raise UserError(
-            f"the change's diff is {size} bytes, over the reviewer's prompt cap "
-            f"max_review_diff_bytes = {max_diff_bytes}; review it in smaller pieces "
-            "(e.g. --commit SHA one commit at a time) or raise max_review_diff_bytes")
     return FrozenChange(selection=selection, base=base, tree=tree, commit=commit,
                         changes=[c.change for c in changes], diff=diff, withheld=withheld,
                         binary=binary, messages=messages)

@@ -28,6 +28,7 @@ from baton.errors import (
     BatonError,
     BudgetExhausted,
     ModelOutputError,
+    PromptTooLarge,
     UserError,
     WorkflowError,
 )
@@ -41,7 +42,14 @@ from baton.llm.vendors import (
 )
 from baton.models import CommandEvidence, Finding, Plan, Verdict
 from baton.parsing import OutputInvalid, parse_verdict
-from baton.pipeline import EXIT, RunResult, check_endpoints, decide
+from baton.pipeline import (  # the run's own steps, shared so both say the same
+    EXIT,
+    RunResult,
+    _sandbox_warning,
+    _verify_origins,
+    check_endpoints,
+    decide,
+)
 from baton.review.planfile import PlanFile, load_plan_file, plan_contract
 from baton.review.selection import (
     FrozenChange,
@@ -50,7 +58,7 @@ from baton.review.selection import (
     freeze_change,
     protected_match,
 )
-from baton.run_context import Progress, RunContext, load_replay
+from baton.run_context import Progress, RunContext, check_prompt_size, load_replay
 from baton.runs.store import (
     check_run_home,
     exclude_from_git,
@@ -62,7 +70,7 @@ from baton.runs.store import (
     write_workflow,
 )
 from baton.runs.trace import TraceWriter, now_iso, read_events
-from baton.secrets import SecretMasker
+from baton.secrets import SecretMasker, key_values, secret_file_pattern
 from baton.workspace.git import Git, Worktree, repo_at
 from baton.workspace.snapshot import Snapshot
 from baton.workspace.verify import remove_stale_checkout, verify
@@ -157,8 +165,8 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
     if selection is None and plan is None:
         raise UserError("choose what to review: --uncommitted, --staged, --base REF, "
                         "--commit SHA, --diff FILE (or - for standard input), or --plan FILE")
-    change = freeze_change(repo_root, selection, protected=config.protected_paths,
-                           max_diff_bytes=config.max_review_diff_bytes) if selection else None
+    change = freeze_change(repo_root, selection,
+                           protected=config.protected_paths) if selection else None
     authors = _authors(author_model, change)
     reviewer = routes["reviewer"]
     checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
@@ -184,6 +192,14 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
         plan_checks=plan_contract(plan, change.changes) if plan and change else [],
         earlier_findings=earlier, sarif=str(sarif.resolve()) if sarif else None,
     )
+    try:  # the prompt is checked before anything exists (it is checked again when sent)
+        check_prompt_size(review_messages(state, change.diff if change else "", config),
+                          config.max_prompt_bytes, "reviewer")
+    except PromptTooLarge as exc:
+        raise UserError(
+            f"the change is too large to review in one prompt ({exc}). Review it in smaller "
+            "pieces (e.g. --commit SHA one commit at a time), or raise max_prompt_bytes in "
+            "your user config") from None
     check_run_home(repo_root)
     run_id = new_run_id()
     exclude_from_git(repo_root)
@@ -196,7 +212,8 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
         "repo": str(repo_root), "base_commit": state.base, "branch": None, "worktree": None,
         "policy": policy, "routes": {role: r.model_dump() for role, r in routes.items()},
         "config_file": str(config_file) if config_file else None,
-        "overrides": SecretMasker(environ).mask_obj(overrides or {}),
+        "overrides": SecretMasker(environ, extra=key_values(config, environ)).mask_obj(
+            overrides or {}),
         "state": "running", "decision": None, "created": now_iso(), "updated": now_iso(),
         "packets": 1, "approval": None, "review": state.to_dict(),
     }
@@ -208,12 +225,15 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
     ctx.emit("run.start", key="run.start", kind="review", task=state.task, title=title,
              repo=str(repo_root), base_commit=state.base, branch=None, policy=policy,
              routes=workflow["routes"], selection=state.label, tree=state.tree,
-             round=state.round, follows=state.follows)
+             round=state.round, follows=state.follows,
+             verify_commands=_verify_origins(config))
     ctx.emit("review.snapshot", key="review.snapshot", selection=state.label,
              base=state.base, tree=state.tree, commit=state.commit,
              files=[f["path"] for f in state.files], withheld=state.withheld,
              plan=state.plan_source)
     warnings = _vendor_warnings(ctx, checks)
+    if not state.plan_only:
+        warnings += _sandbox_warning(ctx)
     result = _drive(ctx, state)
     result.warnings = warnings + result.warnings
     return result
@@ -247,7 +267,10 @@ def resume_review(prepared: Any, *, progress: Progress | None,
     ctx.update_workflow(overrides=ctx.masker.mask_obj(prepared.remembered), state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=ctx.trace.repaired,
              recorded_calls=len(ctx.recorded))
-    return _drive(ctx, state)
+    warnings = _sandbox_warning(ctx) if not state.plan_only else []
+    result = _drive(ctx, state)
+    result.warnings = warnings + result.warnings
+    return result
 
 
 # -- the steps -----------------------------------------------------------------------------
@@ -312,22 +335,27 @@ def _review_steps(ctx: RunContext, state: _Review) -> tuple[str, list[str], Verd
     return decision, reasons, verdict
 
 
-def ask_reviewer(ctx: RunContext, state: _Review) -> Verdict:
-    """The reviewer's verdict on the change (or plan); one repair request if unreadable."""
+def review_messages(state: _Review, diff: str, config: Config) -> list[dict[str, str]]:
+    """The reviewer's prompt for the change (or the plan alone)."""
     context: dict[str, Any] = dict(
-        task=state.task, round=state.round, max_rounds=ctx.config.max_review_rounds,
+        task=state.task, round=state.round, max_rounds=config.max_review_rounds,
         earlier_findings=[Finding.model_validate(f) for f in state.earlier_findings],
         plan_text=state.plan_text or "", plan_source=state.plan_source or "",
     )
     if state.plan_only:
-        messages = prompts.render("review_plan", **context)
-    else:
-        diff = (ctx.run_dir / "change.diff").read_text(encoding="utf-8")
-        messages = prompts.render(
-            "review_change", **context, selection=state.label, base=state.base or "",
-            tree=state.tree or "", file_count=len(state.files), author=state.author,
-            flags=state.plan_checks, withheld=state.withheld,
-            diff=diff or "(every changed file is withheld)")
+        return prompts.render("review_plan", **context)
+    return prompts.render(
+        "review_change", **context, selection=state.label, base=state.base or "",
+        tree=state.tree or "", file_count=len(state.files), author=state.author,
+        flags=state.plan_checks, withheld=state.withheld,
+        diff=diff or "(every changed file is withheld)")
+
+
+def ask_reviewer(ctx: RunContext, state: _Review) -> Verdict:
+    """The reviewer's verdict on the change (or plan); one repair request if unreadable."""
+    diff = "" if state.plan_only else \
+        (ctx.run_dir / "change.diff").read_text(encoding="utf-8")
+    messages = review_messages(state, diff, ctx.config)
     errors: list[str] = []
     for attempt in (1, 2):
         if errors:
@@ -418,7 +446,8 @@ def _gate_approval(ctx: RunContext, state: _Review) -> None:
                         changes=state.changes())
     for path in state.withheld:
         glob = protected_match(path, ctx.config.protected_paths)
-        why = f"protected_paths {glob!r}" if glob else "the secret-file rule"
+        why = f"protected_paths {glob!r}" if glob else \
+            f"the secret-file pattern {secret_file_pattern(path)!r}"
         rules.append(f"changed file {path!r} was withheld from the reviewer ({why}); "
                      "a person must look at it")
     if not rules:
@@ -516,7 +545,8 @@ def _context(run_id: str, run_dir: Path, repo_root: Path, config: Config,
     trace = TraceWriter(run_dir / "trace.jsonl", run_id)
     ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
                      routes=routes, worktree=placeholder, trace=trace, budget=budget,
-                     masker=SecretMasker(environ), environ=environ, progress=progress)
+                     masker=SecretMasker(environ, extra=key_values(config, environ)),
+                     environ=environ, progress=progress)
     try:
         ctx.lock()
     except BatonError:

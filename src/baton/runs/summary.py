@@ -153,6 +153,9 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "review": _review_of_change(run_dir, workflow),
         "snapshot": _snapshot(events),
         "drift": _drift(events),
+        "sandbox_warnings": list(dict.fromkeys(
+            _text(e.get("warning")) for e in events
+            if e.get("type") == "sandbox" and e.get("warning"))),
     }
     return context
 
