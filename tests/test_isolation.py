@@ -251,7 +251,10 @@ def test_in_the_sandbox_git_metadata_and_run_folders_are_hidden_and_read_only(
     check_landed(sample_repo, result, before, tmp_path)
     run_dir = Path(result["run_dir"])
     ran_in_sandbox(run_dir)
-    log = (run_dir / "evidence" / "01.log").read_text()
+    # user-level verify commands run after the repository's own (issue 10): find the probe's
+    probe_event = next(e for e in events(run_dir) if e["type"] == "command"
+                       and e["command"] == probe)
+    log = (run_dir / probe_event["evidence_file"]).read_text()
     assert "git-entries=0" in log and "baton-entries=0" in log, log
     assert "Read-only file system" in log and "discovered=128" in log, log
     assert (sample_repo / ".git" / "config").read_bytes() == git_config
