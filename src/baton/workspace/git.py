@@ -154,12 +154,6 @@ class Git:
         out = self.run_bytes(*args, check=check, input_bytes=data, env=env)
         return out.decode("utf-8", "surrogateescape")
 
-    def popen(self, *args: str) -> subprocess.Popen[bytes]:
-        """Start a long-lived git command (``cat-file --batch``) with pipes."""
-        return subprocess.Popen(self._argv(args), cwd=self._cwd(), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env=_git_env(self.config()))
-
     def with_work_tree(self, work_tree: Path, index_file: Path | None = None) -> Git:
         """The same repository with another work tree (and index)."""
         return Git(self.git_dir, work_tree, index_file=index_file)
