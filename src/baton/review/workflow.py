@@ -453,10 +453,10 @@ def _gate_approval(ctx: RunContext, state: _Review) -> None:
     if not rules:
         return
     approval_state = read_workflow(ctx.run_dir).get("approval") or {}
-    if approval_state.get("status") == "approved":
+    if approval_state.get("status") == "approved" and approval_state.get("tree") == state.tree:
         return
-    ctx.emit("approval.required", key="approval.required", rules=rules)
-    ctx.update_workflow(approval={"status": "pending", "rules": rules})
+    ctx.emit("approval.required", key="approval.required", rules=rules, tree=state.tree)
+    ctx.update_workflow(approval={"status": "pending", "rules": rules, "tree": state.tree})
     raise AwaitingApproval(
         f"review {ctx.run_id} passed the reviewer and the checks but needs a person's "
         "approval:\n  - " + "\n  - ".join(rules)
