@@ -83,8 +83,7 @@ def _phases(repo: Path, runs: int) -> dict[str, float]:
     for index in range(runs):
         _change(repo, 100 + index)
         start = time.perf_counter()
-        change = freeze_change(repo, Selection("uncommitted"), protected=[],
-                               max_diff_bytes=10**7)
+        change = freeze_change(repo, Selection("uncommitted"), protected=[])
         middle = time.perf_counter()
         with disposable_checkout(repo, change.tree) as folder:
             drift(folder, repo, change.tree)
