@@ -252,10 +252,9 @@ def test_in_the_sandbox_git_metadata_and_run_folders_are_hidden_and_read_only(
     check_landed(sample_repo, result, before, tmp_path)
     run_dir = Path(result["run_dir"])
     ran_in_sandbox(run_dir)
-    # user-level verify commands run after the repository's own (issue 10): find the probe's
-    probe_event = next(e for e in events(run_dir) if e["type"] == "command"
-                       and e["command"] == probe)
-    log = (run_dir / probe_event["evidence_file"]).read_text()
+    (event,) = [e for e in events(run_dir) if e["type"] == "command" and "git-entries" in
+                e["command"]]
+    log = (run_dir / event["evidence_file"]).read_text()
     assert "git-entries=0" in log and "baton-entries=0" in log, log
     assert "Read-only file system" in log and "discovered=128" in log, log
     assert (sample_repo / ".git" / "config").read_bytes() == git_config
@@ -501,3 +500,23 @@ def test_an_approval_is_for_the_tree_it_was_asked_for(baton, sample_repo):
     again = baton("approve", workflow["run_id"], "--repo", str(sample_repo), "--json")
     assert again.returncode == 3, again.stdout + again.stderr
     assert not any(e["type"] == "command" for e in events(run_dir))
+
+
+def test_resume_needs_the_endpoint_config_again_and_says_so(baton, sample_repo, tmp_path):
+    gateway = baton.serve(demo_script())
+    endpoints = tmp_path / "endpoints.toml"
+    endpoints.write_text(f'[endpoints.default]\nbase_url = "{gateway.base_url}"\n'
+                         'api_key_env = "BATON_TEST_API_KEY"\n')
+    empty = tmp_path / "empty-user.toml"
+    empty.write_text("")
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json", "--config", str(endpoints),
+                 "--max-calls", "1", BATON_CONFIG=str(empty))
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    run_id = run_json(proc)["run_id"]
+    bare = baton("resume", run_id, "--repo", str(sample_repo), BATON_CONFIG=str(empty))
+    assert bare.returncode == 2, bare.stdout + bare.stderr
+    assert f"pass it again: --config {endpoints}" in bare.stderr, bare.stderr
+    again = baton("resume", run_id, "--repo", str(sample_repo), "--json", "--config",
+                  str(endpoints), BATON_CONFIG=str(empty))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run_json(again)["decision"] == "go"

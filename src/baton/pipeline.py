@@ -12,8 +12,9 @@ from typing import Any
 
 from baton import roles
 from baton.approvals import fired_rules
-from baton.config import Config, Route, deep_merge, load_config
-from baton.errors import AwaitingApproval, BatonError, BudgetExhausted, UserError
+from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
+from baton.config.ownership import GUARD_KEYS
+from baton.errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
 from baton.llm.budget import Budget, check_prices_known
 from baton.llm.provider import resolve_api_key
 from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
@@ -39,8 +40,7 @@ from baton.workspace.verify import remove_stale_checkout, verify
 
 # Settings that only the user's configuration, environment and flags of the moment may
 # give: a run folder (which a clone may carry, or anyone may edit) never supplies them.
-GUARDS = ("endpoints", "command_allowlist", "allow_model_commands", "sandbox", "prices",
-          "limits", "role_limits", "summarize_evidence", "retry", "require_other_vendor")
+GUARDS = (*REPO_FORBIDDEN, *GUARD_KEYS, "retry")
 
 EXIT = {"go": 0, "no-go": 1}
 
@@ -145,7 +145,8 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
                    Budget(config.limits, config.role_limits))
     ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
              repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
-             routes=workflow["routes"], verify_commands=_verify_origins(config))
+             routes=workflow["routes"], verify_commands=_verify_origins(config),
+             **_limits(config))
     warnings += _sandbox_warning(ctx)
     for check in vendor_checks:
         ctx.emit("reviewer.vendor", **check.to_event())
@@ -257,7 +258,15 @@ def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | Non
         check_routes(routes, config)
     priced = {"reviewer": routes["reviewer"]} if review and "reviewer" in routes else routes
     check_prices_known(config.limits, config.role_limits, priced, config.prices)
-    check_endpoints(config, routes, environ, roles=["reviewer"] if review else None)
+    try:
+        check_endpoints(config, routes, environ, roles=["reviewer"] if review else None)
+    except ConfigError as exc:
+        started = workflow.get("config_file")
+        if config_file is None and isinstance(started, str) and started:
+            raise ConfigError(f"{exc}\nThe run was started with --config {started}; a run "
+                              "folder never supplies endpoints, so pass it again: "
+                              f"--config {started}") from exc
+        raise
     if config.sandbox == "bwrap":
         from baton.workspace.sandbox import _resolve_sandbox
 
@@ -312,7 +321,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(prepared.remembered),
                                    state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
-             recorded_calls=len(ctx.recorded))
+             recorded_calls=len(ctx.recorded), **_limits(config))
     warnings += _sandbox_warning(ctx)
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
@@ -505,6 +514,8 @@ def finish(ctx: RunContext, decision: str, reasons: list[str],
     commit = None
     if ctx.config.summarize_evidence and evidence:
         ctx.write("evidence/summary.md", roles.summarize_evidence(ctx, decision, evidence))
+    if decision != "go":
+        ctx.worktree.repair_gitfile()  # left for a person to inspect: make it usable
     if decision == "go" and plan is not None:
         if snapshot is None:
             raise UserError("internal: go without a snapshot")
@@ -534,6 +545,12 @@ def _pause(ctx: RunContext, state: str, message: str, exit_code: int) -> RunResu
     _write_summary(ctx)
     return RunResult(ctx.run_id, ctx.run_dir, state, None, ctx.worktree.branch, None,
                      [message], _totals(ctx), exit_code)
+
+
+def _limits(config: Config) -> dict[str, Any]:
+    """The hard limits in force, recorded in the trace for reports."""
+    return {"limits": config.limits.model_dump(),
+            "role_limits": {r: lim.model_dump() for r, lim in config.role_limits.items()}}
 
 
 def _totals(ctx: RunContext) -> dict[str, Any]:
@@ -612,9 +629,13 @@ def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = ""
     finally:
         trace.close()
     if not approved:
+        from baton.export.live import live_export
         from baton.runs.summary import write_summary
 
         write_summary(run_dir)
+        live = live_export(os.environ if environ is None else environ, run_dir)
+        if live is not None:  # the run ended here: send its final structure spans
+            live.close()
     return wf
 
 

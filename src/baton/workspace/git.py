@@ -297,7 +297,7 @@ class Worktree:
     def reset(self) -> None:
         """Back to the base commit, dropping every change (used before a replay)."""
         self._remove_stale_locks()
-        self._repair_gitfile()
+        self.repair_gitfile()
         self.git.run("reset", "-q", "--hard", self.base_commit)
         self.git.run("clean", "-qfd")
         self._packet_tree = None
@@ -313,7 +313,7 @@ class Worktree:
                      self.common_dir / "refs" / "heads" / f"{self.branch}.lock"):
             lock.unlink(missing_ok=True)
 
-    def _repair_gitfile(self) -> None:
+    def repair_gitfile(self) -> None:
         """Point the worktree's ``.git`` file back at its git directory, for people and
         tools that look at the folder (baton itself never reads it)."""
         gitfile = self.path / ".git"

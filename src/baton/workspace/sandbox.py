@@ -65,12 +65,14 @@ class SandboxUnavailable(UserError):
 
 def scrubbed_env(environ: Mapping[str, str],
                  masker: SecretMasker | None = None) -> dict[str, str]:
-    """``environ`` without variables that look like secrets, by name or by value, and
-    without any variable holding a value ``masker`` masks (a configured key variable)."""
+    """``environ`` without variables that look like secrets, by name or by value, without
+    any variable whose value ``masker`` masks, and without any that holds an API key the
+    masker knows (a configured key variable, whatever its name)."""
     known = set(masker.values) if masker is not None else set()
+    keys = masker.keys() if masker is not None else set()
     return {name: value for name, value in environ.items()
             if not _secret_variable(name, value) and value not in known
-            and not any(secret in value for secret in known)}
+            and not any(key in value for key in keys)}
 
 
 def _secret_variable(name: str, value: str) -> bool:
@@ -132,30 +134,34 @@ def _toolchain_under(homes: list[str], path_env: str | None) -> list[str]:
     return found
 
 
-def _bwrap_args(cwd: Path, scratch: Path, hide: Sequence[Path] = (),
-                path_env: str | None = None) -> list[str]:
+def _bwrap_args(cwd: Path, scratch: Path, path_env: str | None = None,
+                hidden: Sequence[Path] = ()) -> list[str]:
     # /tmp stays visible read-only (a virtualenv or the repo itself may live there);
     # temporary files go to a private scratch folder named by TMPDIR. The home directory
     # is an empty tmpfs: ~/.ssh, ~/.netrc, ~/.config and the like are not there; the
     # toolchain on PATH inside it is bound back read-only, and the worktree read-write.
-    # Folders in ``hide`` (the repository's git metadata, baton's run folders) appear empty.
+    # Folders in ``hidden`` (the repository's git metadata, baton's run folders) appear
+    # empty and read-only.
     work = str(cwd)
     homes = _home_dirs()
-    hidden: list[str] = []
+    hide: list[str] = []
     for home in homes:
-        hidden += ["--tmpfs", home]
-    for folder in _toolchain_under(homes, path_env):
-        hidden += ["--ro-bind", folder, folder]
-    for folder_to_hide in hide:
-        real = os.path.realpath(folder_to_hide)
-        if os.path.isdir(real) and not _contains(real, work):
-            hidden += ["--tmpfs", real, "--remount-ro", real]
+        hide += ["--tmpfs", home]
+    toolchain = _toolchain_under(homes, path_env)
+    for folder in toolchain:
+        hide += ["--ro-bind", folder, folder]
+    for secret in hidden:
+        real = os.path.realpath(secret)
+        under_home = any(_contains(h, real) for h in homes) \
+            and not any(_contains(t, real) for t in toolchain)
+        if os.path.isdir(real) and not under_home and not _contains(real, work):
+            hide += ["--tmpfs", real, "--remount-ro", real]
     return [
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        *hidden,
+        *hide,
         "--bind", str(scratch), str(scratch),
         "--bind", work, work,
         "--chdir", work,
@@ -255,8 +261,8 @@ def run_command(
         prefix="baton-scratch-"
     ) as scratch:
         if used == "bwrap":
-            argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch), hide,
-                                 child_env.get("PATH")), *argv]
+            argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch),
+                                 child_env.get("PATH"), hide), *argv]
             child_env.update(TMPDIR=scratch, TMP=scratch, TEMP=scratch)
         started = time.monotonic()
         try:

@@ -22,9 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from baton.approvals import FileChange
 from baton.errors import UserError
 from baton.workspace.git import (
     Git,
@@ -39,6 +38,9 @@ from baton.workspace.git import (
 __all__ = ["Drifted", "Snapshot", "TreeEntry", "disposable_checkout", "drift",
            "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
            "write_checkout"]
+
+if TYPE_CHECKING:
+    from baton.approvals import FileChange
 
 _GITLINK = "160000"
 _SYMLINK = "120000"
