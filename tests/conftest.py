@@ -90,10 +90,12 @@ class Baton:
         return env
 
     def __call__(self, *args: str, cwd: Path | None = None, timeout: float = 120,
-                 **extra_env: str) -> subprocess.CompletedProcess:
+                 input_text: str | None = None, **extra_env: str) -> subprocess.CompletedProcess:
+        stdin = {"input": input_text} if input_text is not None else \
+            {"stdin": subprocess.DEVNULL}
         return subprocess.run([sys.executable, "-m", "baton", *args], cwd=cwd or self.tmp,
                               capture_output=True, text=True, env=self.env(**extra_env),
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+                              timeout=timeout, **stdin)
 
     def close(self) -> None:
         if self.gateway is not None:

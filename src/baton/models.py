@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -89,6 +89,71 @@ class Plan(BaseModel):
         return list(dict.fromkeys(names))
 
 
+Severity = Literal["critical", "high", "medium", "low"]
+_SEVERITY_WORDS = {"error": "high", "blocker": "critical", "major": "high",
+                   "warning": "medium", "minor": "low", "note": "low", "info": "low"}
+
+
+class Finding(BaseModel):
+    """One thing the reviewer wants changed: where (when known), how bad, what to change."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    file: str | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+    severity: Severity = "medium"
+    message: str
+
+    _check = field_validator("message")(_non_empty_text)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, value: object) -> object:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return _SEVERITY_WORDS.get(word, word)
+        return value
+
+    @field_validator("line_start", "line_end", mode="before")
+    @classmethod
+    def _line(cls, value: object) -> int | None:
+        """A line number, or None when the model gave none a tool could use."""
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value if value >= 1 else None
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip()) or None
+        return None
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _file(cls, value: object) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return None
+        path = value.strip()
+        return path[2:] if path.startswith(("a/", "b/")) and len(path) > 2 else path
+
+    @model_validator(mode="after")
+    def _order(self) -> Finding:
+        if self.line_start is None:
+            self.line_end = None
+        elif self.line_end is None or self.line_end < self.line_start:
+            self.line_end = self.line_start
+        return self
+
+
+class EarlierFinding(BaseModel):
+    """A reviewer's answer, on a ``--follow`` round, about a finding of the round before."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    index: int
+    addressed: bool
+    comment: str = ""
+
+
 class Verdict(BaseModel):
     """The adversarial reviewer's checked output."""
 
@@ -98,6 +163,8 @@ class Verdict(BaseModel):
     summary: str = ""
     top_risks: list[str] = Field(default_factory=list)
     required_fixes: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    earlier_findings: list[EarlierFinding] = Field(default_factory=list)
     verification_commands: list[str] = Field(default_factory=list)
     questions_for_owner: list[str] = Field(default_factory=list)
 
@@ -105,6 +172,12 @@ class Verdict(BaseModel):
     @classmethod
     def _strip(cls, items: list[str]) -> list[str]:
         return [i.strip() for i in items if i.strip()]
+
+    def structured_findings(self) -> list[Finding]:
+        """The findings, or one per required fix (file unknown) when the model gave none."""
+        if self.findings:
+            return list(self.findings)
+        return [Finding(message=fix) for fix in self.required_fixes]
 
 
 class CommandEvidence(BaseModel):

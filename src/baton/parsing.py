@@ -65,6 +65,8 @@ def parse_plan(text: str, *, max_packets: int) -> Plan:
 def parse_verdict(text: str) -> Verdict:
     """A reviewer verdict that passed its gate."""
     verdict = _validate(Verdict, text)
+    if not verdict.required_fixes and verdict.findings:
+        verdict.required_fixes = [f.message for f in verdict.findings]
     if verdict.verdict == "request_changes" and not verdict.required_fixes:
         raise OutputInvalid(["required_fixes: must list the fixes when requesting changes"])
     return verdict

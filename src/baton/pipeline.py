@@ -25,6 +25,7 @@ from baton.errors import (
 )
 from baton.llm.budget import Budget, check_prices_known
 from baton.llm.provider import missing_key_warning, resolve_api_key
+from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
 from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
 from baton.run_context import Progress, RunContext, load_replay
 from baton.runs.store import (
@@ -81,30 +82,33 @@ class _NoGo(Exception):
         self.reason = reason
 
 
-def _same_model(a: str, b: str) -> bool:
-    return a.strip().lower().rsplit("/", 1)[-1] == b.strip().lower().rsplit("/", 1)[-1]
+def check_routes(routes: dict[str, Route], config: Config | None = None) -> list[VendorCheck]:
+    """The reviewer must be a different model from the implementer, and is checked to be
+    another vendor by the one rule of ``baton.llm.vendors`` (refused when the user's
+    ``require_other_vendor`` is set); returns every check (``warns`` says which to tell)."""
+    implementer, reviewer = routes["implementer"], routes["reviewer"]
+    endpoint_vendor = _endpoint_vendor(config, implementer.endpoint)
+    authors = [author_from_model(m, "implementer route", endpoint_vendor)
+               for m in [implementer.model, *implementer.fallbacks]]
+    checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
+                         reviewer_endpoint_vendor=_endpoint_vendor(config, reviewer.endpoint),
+                         require_other_vendor=bool(config and config.require_other_vendor))
+    return checks
 
 
-def check_routes(routes: dict[str, Route]) -> None:
-    """The reviewer must be a different model from the implementer."""
-    implementer = routes["implementer"]
-    for model in [routes["reviewer"].model, *routes["reviewer"].fallbacks]:
-        for other in [implementer.model, *implementer.fallbacks]:
-            if _same_model(model, other):
-                raise ConfigError(
-                    f"the reviewer model {model!r} is the same model as the implementer "
-                    f"({other!r}); an adversarial review needs a different model, ideally "
-                    "from another vendor. Change routes.reviewer.model."
-                )
+def _endpoint_vendor(config: Config | None, name: str) -> str | None:
+    endpoint = config.endpoints.get(name) if config is not None else None
+    return endpoint.vendor if endpoint is not None else None
 
 
-def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str]
-                    ) -> list[str]:
-    """Every role that will be called has a defined endpoint and a key, before anything starts.
+def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str], *,
+                    roles: list[str] | None = None) -> list[str]:
+    """Every role that will be called (``roles``, default the workflow's) has a defined
+    endpoint and a key, before anything starts.
 
     Returns warnings: a local endpoint whose key variable is unset is said, not silent.
     """
-    used = ["planner", "implementer", "reviewer"]
+    used = list(roles) if roles is not None else ["planner", "implementer", "reviewer"]
     if config.summarize_evidence:
         used.append("verifier")
     warnings: list[str] = []
@@ -130,7 +134,7 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
                          environ=environ)
     policy = policy or config.policy
     routes = config.policy_routes(policy)
-    check_routes(routes)
+    vendor_checks = check_routes(routes, config)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
     key_warnings = check_endpoints(config, routes, environ)
     check_run_home(repo_root)
@@ -161,6 +165,9 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
              routes=workflow["routes"], verify_commands=_verify_origins(config),
              **_limits(config))
     warnings += _sandbox_warning(ctx)
+    for check in vendor_checks:
+        ctx.emit("reviewer.vendor", **check.to_event())
+    warnings += list(dict.fromkeys(c.message for c in vendor_checks if c.warns))
     for warning in warnings:  # shown now, before any money is spent
         ctx.emit("warning", message=warning)
     result = _drive(ctx, task)
@@ -265,10 +272,13 @@ def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | Non
     except (KeyError, AttributeError, ValueError) as exc:
         raise UserError(f"{run_dir}/workflow.json has no valid routes ({exc}); start a new "
                         "run") from exc
-    check_routes(routes)
-    check_prices_known(config.limits, config.role_limits, routes, config.prices)
+    review = workflow.get("kind") == "review"  # a `baton review` has only a reviewer
+    if not review:
+        check_routes(routes, config)
+    priced = {"reviewer": routes["reviewer"]} if review and "reviewer" in routes else routes
+    check_prices_known(config.limits, config.role_limits, priced, config.prices)
     try:
-        check_endpoints(config, routes, environ)
+        check_endpoints(config, routes, environ, roles=["reviewer"] if review else None)
     except ConfigError as exc:
         started = workflow.get("config_file")
         if config_file is None and isinstance(started, str) and started:
@@ -299,6 +309,10 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
         return _result_from_workflow(find_run(repo_root, run_id), workflow)
     prepared = prepare_continue(repo, run_id, overrides=overrides, config_file=config_file,
                                 environ=environ)
+    if prepared.workflow.get("kind") == "review":  # no worktree, no branch
+        from baton.review.workflow import resume_review
+
+        return resume_review(prepared, progress=progress, environ=environ)
     run_dir, workflow, config, routes = (prepared.run_dir, prepared.workflow,
                                          prepared.config, prepared.routes)
     worktree = open_worktree(repo_root, workflow["run_id"], workflow["base_commit"])

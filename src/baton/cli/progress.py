@@ -68,9 +68,13 @@ def _line(event: dict[str, Any]) -> str | None:
     if kind == "run.resume":
         return f"resuming run {event['run_id']} ({event.get('recorded_calls', 0)} recorded calls)"
     if kind == "run.start":
+        if event.get("kind") == "review":
+            return f"review {event['run_id']} of {event.get('selection')}"
         return f"run {event['run_id']} on {event['branch']}"
     if kind == "state" and event.get("state") in ("failed", "interrupted"):
         return f"run {event['run_id']} {event['state']}: {str(event.get('detail'))[:300]}"
+    if kind == "reviewer.vendor" and event.get("relation") != "other_vendor":
+        return f"  reviewer vendor: {event.get('message')}"
     return None
 
 

@@ -72,6 +72,10 @@ def report(result, as_json: bool, display=None, footer: str | None = None,
     shown = display.warnings_shown if display is not None else set()
     if display is not None:
         display.close()
+    if getattr(result, "tree", None) is not None or result.branch in ("", None):
+        from baton.cli.review import report_review
+
+        report_review(result, as_json, shown)
     for warning in result.warnings:
         if warning not in shown:
             click.echo(f"baton: warning: {warning}", err=True)

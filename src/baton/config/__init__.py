@@ -50,6 +50,8 @@ class Endpoint(_Strict):
     """Extra HTTP headers sent with every request (no secrets: use the key variable)."""
     max_concurrency: int = 8
     """At most this many requests in flight to this endpoint from one process."""
+    vendor: str | None = None
+    """The vendor of this endpoint's models when their ids carry no ``vendor/`` prefix."""
 
     @field_validator("base_url")
     @classmethod
@@ -152,6 +154,8 @@ class Config(_Strict):
     command_timeout_s: float = 600
     max_output_bytes: int = 64_000
     max_review_rounds: int = Field(default=2, ge=1)
+    require_other_vendor: bool = False
+    """Refuse a reviewer not proven to be another vendor than the author (else a warning)."""
     max_edit_attempts: int = Field(default=2, ge=1)
     max_plan_attempts: int = Field(default=2, ge=1)
     max_packets: int = Field(default=5, ge=1)

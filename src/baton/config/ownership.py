@@ -83,6 +83,11 @@ class _Resolver:
                 self.refuse("summarize_evidence", True, False,
                             "whether evidence (command output) is sent to a model")
             self.put(("summarize_evidence",), r.summarize_evidence)
+        if "require_other_vendor" in repo:
+            if u.require_other_vendor and not r.require_other_vendor:
+                self.refuse("require_other_vendor", False, True,
+                            "whether the reviewer must be another vendor than the author")
+            self.put(("require_other_vendor",), r.require_other_vendor)
         if "sandbox" in repo:
             if SANDBOX_ORDER[r.sandbox] < SANDBOX_ORDER[u.sandbox]:
                 self.refuse("sandbox", r.sandbox, u.sandbox, "the sandbox of commands")
@@ -159,7 +164,7 @@ def _union(first: list[str], second: list[str]) -> list[str]:
 
 # Every key a repository value may only tighten, for strip_guards.
 GUARD_KEYS = ("prices", "limits", "role_limits", "summarize_evidence", "sandbox",
-              "protected_paths", "approval", *LOWER_IS_STRICTER)
+              "protected_paths", "approval", "require_other_vendor", *LOWER_IS_STRICTER)
 
 
 def resolve_repo_guards(repo: dict[str, Any], source: Path, repo_cfg: Any, user_cfg: Any,

@@ -146,6 +146,11 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "approval": _approval(events),
         "outside_plan": sorted({str(f) for e in edits for f in _list(e.get("outside_plan"))}),
         "pause": _pause_detail(events),
+        "vendor_notes": list(dict.fromkeys(
+            _text(e.get("message")) for e in events
+            if e.get("type") == "reviewer.vendor" and e.get("relation") != "other_vendor"
+            and _text(e.get("message")))),
+        "review": _review_of_change(run_dir, workflow),
         "snapshot": _snapshot(events),
         "drift": _drift(events),
         "sandbox_warnings": list(dict.fromkeys(
@@ -153,6 +158,25 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
             if e.get("type") == "sandbox" and e.get("warning"))),
     }
     return context
+
+
+def _review_of_change(run_dir: Path, workflow: dict[str, Any]) -> dict[str, Any] | None:
+    """What ``baton review`` recorded about the change it gated (None for ``baton run``)."""
+    review = workflow.get("review")
+    if workflow.get("kind") != "review" or not isinstance(review, dict):
+        return None
+    findings = _read_json(run_dir / "findings.json")
+    return {
+        "selection": _text(review.get("label")), "base": _text(review.get("base")),
+        "tree": _text(review.get("tree")), "commit": _text(review.get("commit")),
+        "files": [f for f in _list(review.get("files")) if isinstance(f, dict)],
+        "withheld": _list(review.get("withheld")),
+        "plan_checks": _list(review.get("plan_checks")),
+        "round": _ordinal(review.get("round")), "follows": _text(review.get("follows")),
+        "author": _text(review.get("author")),
+        "findings": [f for f in findings if isinstance(f, dict)]
+        if isinstance(findings, list) else [],
+    }
 
 
 def _last(events: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:

@@ -49,7 +49,8 @@ def model_command_allowed(command: str, allowlist: list[str], allow_all: bool) -
             "or pass --allow-model-commands")
 
 
-def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> list[tuple]:
+def planned_commands(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict]
+                     ) -> list[tuple]:
     """(command, source, reason-not-run) in order, without duplicates."""
     config = ctx.config
     seen: set[str] = set()
@@ -64,7 +65,7 @@ def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> li
     configured = config.verify_commands
     for command in configured or detect_test_commands(ctx.worktree.path):
         add(command, "config" if configured else "detected", None)
-    proposed = [(c, "plan") for c in plan.test_commands]
+    proposed = [(c, "plan") for c in (plan.test_commands if plan is not None else [])]
     proposed += [(c, "reviewer") for v in verdicts for c in v.verification_commands]
     for command, source in proposed:
         if not config.run_plan_commands and source == "plan":
@@ -81,10 +82,11 @@ def _show_output(ctx: RunContext, command: str) -> Callable[[str], None] | None:
     return lambda line: ctx.show("command.output", command=command, line=line)
 
 
-def verify(ctx: RunContext, plan: Plan, verdicts: list[Verdict],
+def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
            snapshot: Snapshot) -> list[CommandEvidence]:
     """Run every allowed command on a disposable checkout of ``snapshot``; list the others
-    as not run; record what the commands changed there (the drift)."""
+    as not run; record what the commands changed there (the drift). ``plan`` is None for a
+    reviewed change that came with no plan."""
     evidence: list[CommandEvidence] = []
     with _Checkout(ctx, snapshot) as checkout:
         for number, (command, source, reason) in enumerate(
