@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from baton.cli.common import handle_errors, print_json
+from baton.cli.common import handle_errors, print_json, stop_runs_on_sigterm
 from baton.cli.run import _maybe_ask, _overrides, budget_options
 
 
@@ -88,7 +88,7 @@ def review_cmd(uncommitted, staged, base_ref, commit_sha, diff_file, plan_file, 
 
     Exit codes: 0 go, 1 no-go, 2 error, 3 awaiting approval, 4 budget exhausted.
     """
-    from baton.cli.progress import terminal_progress
+    from baton.cli.progress import run_display
     from baton.errors import UserError
     from baton.review.selection import Selection, read_diff_source
     from baton.review.workflow import start_review
@@ -110,13 +110,18 @@ def review_cmd(uncommitted, staged, base_ref, commit_sha, diff_file, plan_file, 
     elif diff_file:
         stdin = sys.stdin.read() if diff_file == "-" else None
         selection = Selection("diff", diff_file, read_diff_source(diff_file, stdin))
-    progress = terminal_progress(not as_json)
     overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
                            settings)
-    result = start_review(
-        repo, selection=selection, task=task, plan_file=plan_file, follow=follow,
-        author_model=author_model, sarif=sarif, config_file=config_file, policy=policy,
-        progress=progress, overrides=overrides,
-    )
-    report_review(_maybe_ask(result, repo, as_json, progress, config_file=config_file,
-                             overrides=overrides), as_json)
+    stop_runs_on_sigterm()
+    display = run_display(as_json)
+    try:
+        result = start_review(
+            repo, selection=selection, task=task, plan_file=plan_file, follow=follow,
+            author_model=author_model, sarif=sarif, config_file=config_file, policy=policy,
+            progress=display, overrides=overrides,
+        )
+        result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
+                            overrides=overrides)
+    finally:
+        display.close()
+    report_review(result, as_json, display.warnings_shown)
