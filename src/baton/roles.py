@@ -7,6 +7,7 @@ from pathlib import Path
 
 from baton import prompts
 from baton.errors import EditError, ModelOutputError
+from baton.evidence.beforeafter import prompt_results
 from baton.models import Plan, PlanPacket, Verdict
 from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
@@ -25,6 +26,7 @@ def plan_task(ctx: RunContext, task: str) -> Plan:
         "task": task, "repo_map": repo_map(root, files, budget),
         "key_files": key_files(root, files, budget // 2),
         "max_packets": ctx.config.max_packets, "repair_errors": [],
+        "base_results": prompt_results(ctx.baseline),
     }
     errors: list[str] = []
     for attempt in range(1, ctx.config.max_plan_attempts + 1):
@@ -106,6 +108,7 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
             "implementer", task=task, plan_text=plan_text(plan), packet=packet,
             packet_index=index, packet_count=count, files=_file_context(root, names),
             required_fixes=fixes, round=round_, edit_error=error,
+            base_results=prompt_results(ctx.baseline) if round_ == 1 and not fixes else [],
         )
         key = f"p{index}/r{round_}/e{attempt}"
         text = ctx.ask("implementer", messages, f"implementer/{key}", packet=index,

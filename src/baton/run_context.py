@@ -22,6 +22,7 @@ from baton.llm.pricing import call_cost, reported_cost, unit_price
 from baton.llm.provider import ChatRequest, Completion, OpenAIProvider, Provider, resolve_api_key
 from baton.llm.retry import Attempt, complete_with_retries
 from baton.llm.tokens import estimate_tokens
+from baton.models import CommandEvidence
 from baton.runs import trace as T
 from baton.runs.store import read_workflow, write_workflow
 from baton.secrets import SecretMasker
@@ -64,6 +65,8 @@ class RunContext:
     emitted: set[str] = field(default_factory=set)
     cut_off: set[str] = field(default_factory=set)
     """Call keys whose answer stopped at max_tokens (finish reason ``length``)."""
+    baseline: list[CommandEvidence] = field(default_factory=list)
+    """The verify commands' results on the base commit (empty when not run)."""
     _lock_fd: int | None = None
 
     # -- trace and files -------------------------------------------------------------

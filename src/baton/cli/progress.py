@@ -37,6 +37,11 @@ def _line(event: dict[str, Any]) -> str | None:
             return f"  not run: {event['command']} ({event.get('reason_not_run')})"
         return (f"  $ {event['command']} -> exit {event.get('exit_code')} "
                 f"({event.get('duration_s', 0):.1f}s)")
+    if kind == "base.command" and event.get("ran"):
+        return (f"  base commit: $ {event['command']} -> exit {event.get('exit_code')} "
+                f"({event.get('duration_s', 0):.1f}s)")
+    if kind == "fix.start":
+        return f"fix round {event['fix_round']}: failing: {', '.join(event['failed'])}"
     if kind == "approval.required":
         return "approval required: " + "; ".join(event.get("rules") or [])
     if kind == "budget.exhausted":

@@ -13,7 +13,8 @@ import re
 import shlex
 from pathlib import Path
 
-from pydantic import BaseModel
+from baton.models import TestCounts
+from baton.workspace.safepaths import UnsafePathError, check_path
 
 # The XML is written by the command under test: read a bounded file, never a DTD.
 MAX_JUNIT_BYTES = 20 * 1024 * 1024
@@ -29,28 +30,15 @@ _UNITTEST_RESULT = re.compile(r"^(OK|FAILED|NO TESTS RAN)(?: \(([^)]*)\))?\s*$",
 _JUNIT_FLAG = re.compile(r"^--junit-?xml(?:=(.+))?$")
 
 
-class TestCounts(BaseModel):
-    """Tests one command collected and how they ended; ``source`` says where it was read."""
-
-    __test__ = False  # not a pytest test class
-
-    source: str
-    collected: int | None = None
-    ran: int = 0
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    xfailed: int = 0
-    xpassed: int = 0
-    deselected: int = 0
-
-
 def count_tests(output: str, command: str = "", cwd: Path | None = None) -> TestCounts | None:
     """The counts a command reported: JUnit XML it wrote first, then its printed summary."""
     if cwd is not None:
-        for path in junit_paths(command):
-            counts = read_junit(cwd / path)
+        for rel in junit_paths(command):
+            try:
+                path = check_path(cwd, rel)  # no symlink out of the tree it ran in
+            except UnsafePathError:
+                continue
+            counts = read_junit(path)
             if counts is not None:
                 return counts
     return parse_pytest(output) or parse_unittest(output)

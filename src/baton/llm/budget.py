@@ -122,7 +122,7 @@ class Budget:
                     cost_usd=charge.get("cost_usd", event.get("cost_usd")),
                     wall_s=float(event.get("latency_s") or 0.0),
                 )
-            elif kind == "command":
+            elif kind in ("command", "base.command"):
                 budget.add_wall(float(event.get("duration_s") or 0.0))
         return budget
 

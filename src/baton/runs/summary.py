@@ -146,6 +146,7 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "approval": _approval(events),
         "outside_plan": sorted({str(f) for e in edits for f in _list(e.get("outside_plan"))}),
         "pause": _pause_detail(events),
+        **_evidence_context(events),
     }
     return context
 
@@ -252,6 +253,9 @@ def _commands(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any
         if event.get("type") == "command":
             by_step[event.get("step") or index] = event
     items = list(by_step.values())
+    if items:  # after fix rounds, the evidence is the last verification's
+        last = items[-1].get("stage")
+        items = [i for i in items if i.get("stage") == last]
     if not items:
         stored = _read_json(run_dir / "evidence" / "evidence.json")
         items = [i for i in stored if isinstance(i, dict)] if isinstance(stored, list) else []
@@ -261,6 +265,38 @@ def _commands(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any
              "reason_not_run": _first(i.get("reason_not_run")) or "",
              "log": _first(i.get("evidence_file"))}
             for i in items]
+
+
+def _evidence_context(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Before/after, fix rounds, tampering flags and the plan contract, from the trace."""
+    before_after = _last(events, "evidence.before_after") or {}
+    rows = [r for r in _list(before_after.get("commands")) if isinstance(r, dict)]
+    ends = {_ordinal(e.get("fix_round")): e for e in events if e.get("type") == "fix.end"}
+    fixes = [{"round": _ordinal(e.get("fix_round")),
+              "failed": [str(c) for c in _list(e.get("failed"))],
+              "outcome": _first((ends.get(_ordinal(e.get("fix_round"))) or {}).get("outcome"))
+              or "not finished",
+              "still_failing": [str(c) for c in _list(
+                  (ends.get(_ordinal(e.get("fix_round"))) or {}).get("failed"))]}
+             for e in events if e.get("type") == "fix.start"]
+    flags = [e for e in events if e.get("type") == "evidence.flags"]
+    diff_stage = next((e for e in reversed(flags) if e.get("stage") != "after"), {})
+    after = next((e for e in reversed(flags) if e.get("stage") == "after"), {})
+    tampering = [str(f.get("message")) for e in (diff_stage, after)
+                 for f in _list(e.get("tampering")) if isinstance(f, dict)]
+    contract = dict(diff_stage.get("contract") or {})
+    if isinstance(after.get("contract"), dict):
+        contract.update(after["contract"])
+    return {
+        "before_after": rows,
+        "already_passing": before_after.get("already_passing") is True,
+        "base_commands": [e for e in events if e.get("type") == "base.command"],
+        "fix_rounds": fixes,
+        "tampering": list(dict.fromkeys(tampering)),
+        "contract": {k: [str(v) for v in _list(contract.get(k))]
+                     for k in ("unplanned_files", "untouched_files", "commands_not_run")},
+        "contract_checked": bool(flags),
+    }
 
 
 def _costs(trace: Path) -> dict[str, Any]:
