@@ -280,8 +280,9 @@ def _evidence_context(events: list[dict[str, Any]]) -> dict[str, Any]:
                   (ends.get(_ordinal(e.get("fix_round"))) or {}).get("failed"))]}
              for e in events if e.get("type") == "fix.start"]
     flags = [e for e in events if e.get("type") == "evidence.flags"]
-    diff_stage = next((e for e in reversed(flags) if e.get("stage") != "after"), {})
-    after = next((e for e in reversed(flags) if e.get("stage") == "after"), {})
+    empty: dict[str, Any] = {}
+    diff_stage = next((e for e in reversed(flags) if e.get("stage") != "after"), empty)
+    after = next((e for e in reversed(flags) if e.get("stage") == "after"), empty)
     tampering = [str(f.get("message")) for e in (diff_stage, after)
                  for f in _list(e.get("tampering")) if isinstance(f, dict)]
     contract = dict(diff_stage.get("contract") or {})
