@@ -18,7 +18,7 @@ from pathlib import Path
 from baton.errors import UserError
 from baton.models import CommandEvidence
 from baton.run_context import RunContext
-from baton.workspace.git import SAFE_CONFIG, _c, _git_env
+from baton.workspace.git import SAFE_CONFIG, _c, _filter_overrides, _git_env
 from baton.workspace.verify import base_commands, verify
 
 STAGE = "base"
@@ -29,13 +29,20 @@ def base_checkout(repo_root: Path, commit: str) -> Iterator[Path]:
     """A throwaway folder holding exactly ``commit``'s files, with no ``.git``."""
     folder = Path(tempfile.mkdtemp(prefix="baton-base-"))
     try:
-        proc = subprocess.run(["git", *_c(SAFE_CONFIG), "archive", "--format=tar", commit],
+        config = SAFE_CONFIG + _filter_overrides(repo_root)  # no smudge filter runs
+        proc = subprocess.run(["git", *_c(config), "archive", "--format=tar", commit],
                               cwd=repo_root, capture_output=True, env=_git_env(), check=False)
         if proc.returncode != 0:
             raise UserError(f"git archive {commit[:12]} failed in {repo_root}: "
                             f"{proc.stderr.decode(errors='replace').strip()}")
-        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
-            tar.extractall(folder, filter="data")
+        try:
+            # git's paths never leave the folder; symlinks stay as committed (as in the
+            # worktree), which the "data" filter would refuse for an absolute target
+            with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+                tar.extractall(folder, filter="tar")
+        except (tarfile.TarError, OSError) as exc:
+            raise UserError(f"could not check out the base commit {commit[:12]} into "
+                            f"{folder}: {exc}") from exc
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
