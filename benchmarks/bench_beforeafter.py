@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from baton.demo import demo_script_path, make_sample_repo
-from baton.evidence.baseline import base_checkout
 from baton.gateway.server import FakeGateway
 from baton.pipeline import start_run
+from baton.workspace.snapshot import disposable_checkout
 
 
 def _script(latency: float) -> dict:
@@ -70,7 +70,7 @@ def main() -> None:
         checkouts = []
         for run in on[:5]:
             t = time.perf_counter()
-            with base_checkout(run["repo"], "HEAD"):
+            with disposable_checkout(run["repo"], "HEAD"):
                 pass
             checkouts.append(time.perf_counter() - t)
 

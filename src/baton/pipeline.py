@@ -24,6 +24,7 @@ from baton.llm.provider import resolve_api_key
 from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
 from baton.run_context import Progress, RunContext, load_replay
 from baton.runs.store import (
+    check_run_home,
     exclude_from_git,
     find_repo_root,
     find_run,
@@ -34,9 +35,16 @@ from baton.runs.store import (
 )
 from baton.runs.trace import TraceWriter, now_iso, read_events
 from baton.secrets import SecretMasker
-from baton.workspace.git import Git, create_worktree, head_commit, open_worktree
+from baton.workspace.git import create_worktree, head_commit, open_worktree, repo_git
+from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, safe_parts
 from baton.workspace.sandbox import end_orphaned_command
-from baton.workspace.verify import verify
+from baton.workspace.snapshot import Snapshot, freeze, snapshot_diff, tree_changes
+from baton.workspace.verify import remove_stale_checkout, verify
+
+# Settings that only the user's configuration, environment and flags of the moment may
+# give: a run folder (which a clone may carry, or anyone may edit) never supplies them.
+GUARDS = ("endpoints", "command_allowlist", "allow_model_commands", "sandbox", "prices",
+          "limits", "role_limits", "summarize_evidence", "retry")
 
 EXIT = {"go": 0, "no-go": 1}
 
@@ -112,6 +120,7 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     check_routes(routes)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
     check_endpoints(config, routes, environ)
+    check_run_home(repo_root)
     base = head_commit(repo_root)
     warnings = _uncommitted_warning(repo_root, base)
     run_id = new_run_id()
@@ -142,8 +151,8 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
 
 
 def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
-    changed = Git(repo_root).run("--no-optional-locks", "status", "--porcelain",
-                                 "--untracked-files=no", check=False)
+    changed = repo_git(repo_root).run("--no-optional-locks", "status", "--porcelain",
+                                      "--untracked-files=no", check=False)
     if not changed.strip():
         return []
     return [f"your working tree has uncommitted changes; baton works from HEAD ({base[:12]}) "
@@ -164,22 +173,91 @@ def _context(run_id, run_dir, repo_root, config, routes, worktree, environ, prog
     return ctx
 
 
-def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = None,
-               progress: Progress | None = None,
-               environ: dict[str, str] | None = None) -> RunResult:
-    """Continue a paused or crashed run, replaying every recorded model answer."""
+def without_guards(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` without any guard (see GUARDS)."""
+    return {k: v for k, v in settings.items() if k not in GUARDS}
+
+
+def _remembered(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The project settings a run folder remembers from the flags of its start.
+
+    Guards are dropped: they come only from the user's configuration, environment and
+    flags now. A remembered ``--config`` file is read the same way (its guards ignored).
+    """
+    remembered: dict[str, Any] = {}
+    named = workflow.get("config_file")
+    if isinstance(named, str) and named:
+        path = Path(named)
+        if path.is_file():
+            from baton.config import _read_toml
+
+            remembered = without_guards(_read_toml(path))
+    overrides = workflow.get("overrides")
+    if isinstance(overrides, dict):
+        remembered = deep_merge(remembered, without_guards(overrides))
+    return remembered
+
+
+@dataclass
+class _Continuation:
+    """What continuing a run needs, checked before anything about the run is changed."""
+
+    repo_root: Path
+    run_dir: Path
+    workflow: dict[str, Any]
+    config: Config
+    routes: dict[str, Route]
+    remembered: dict[str, Any]
+
+
+def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = None,
+                     config_file: Path | None = None,
+                     environ: dict[str, str] | None = None) -> _Continuation:
+    """Load a run and the configuration to continue it with, and check every guard.
+
+    Raises (changing nothing) when the run cannot continue: no endpoint or key, unknown
+    prices under a cost limit, a required sandbox that does not work here.
+    """
     environ = dict(os.environ if environ is None else environ)
     repo_root = find_repo_root(repo)
     run_dir = find_run(repo_root, run_id)
     workflow = read_workflow(run_dir)
-    if workflow["state"] == "done":
-        return _result_from_workflow(run_dir, workflow)
-    merged = deep_merge(workflow.get("overrides") or {}, overrides or {})
-    config_file = Path(workflow["config_file"]) if workflow.get("config_file") else None
+    remembered = _remembered(workflow)
+    merged = deep_merge(remembered, overrides or {})
     config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
-    routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
+    try:
+        routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
+    except (KeyError, AttributeError, ValueError) as exc:
+        raise UserError(f"{run_dir}/workflow.json has no valid routes ({exc}); start a new "
+                        "run") from exc
+    check_routes(routes)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
     check_endpoints(config, routes, environ)
+    if config.sandbox == "bwrap":
+        from baton.workspace.sandbox import _resolve_sandbox
+
+        _resolve_sandbox("bwrap")
+    return _Continuation(repo_root, run_dir, workflow, config, routes,
+                         deep_merge(remembered, without_guards(overrides or {})))
+
+
+def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = None,
+               config_file: Path | None = None, progress: Progress | None = None,
+               environ: dict[str, str] | None = None) -> RunResult:
+    """Continue a paused or crashed run, replaying every recorded model answer.
+
+    Guards (endpoints, keys, sandbox, allowlists, prices, limits) come from the user's
+    configuration, environment and ``overrides`` now, never from the run folder.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    repo_root = find_repo_root(repo)
+    workflow = read_workflow(find_run(repo_root, run_id))
+    if workflow["state"] == "done":
+        return _result_from_workflow(find_run(repo_root, run_id), workflow)
+    prepared = prepare_continue(repo, run_id, overrides=overrides, config_file=config_file,
+                                environ=environ)
+    run_dir, workflow, config, routes = (prepared.run_dir, prepared.workflow,
+                                         prepared.config, prepared.routes)
     worktree = open_worktree(repo_root, workflow["run_id"], workflow["base_commit"])
     ctx = _context(workflow["run_id"], run_dir, repo_root, config, routes, worktree, environ,
                    progress, Budget(config.limits, config.role_limits))
@@ -187,6 +265,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
         if ctx.trace.repaired else []
     events = read_events(run_dir / "trace.jsonl", warn=False)
     ctx.recorded, ctx.emitted, ctx.cut_off = load_replay(events)
+    ctx.snapshot_recorded = recorded_snapshot(events)
     ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
     decided = [e for e in events if e.get("type") == "decision"]
     if decided:
@@ -196,14 +275,24 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     if end_orphaned_command(run_dir / "command.session"):
         warnings.append("a verification command left running by the crashed process was "
                         "stopped")
+    remove_stale_checkout(run_dir)
     worktree.reset()
     previous = workflow["state"]
-    workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(merged), state="running")
+    workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(prepared.remembered),
+                                   state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
              recorded_calls=len(ctx.recorded))
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
     return result
+
+
+def recorded_snapshot(events: list[dict[str, Any]]) -> Snapshot | None:
+    """The snapshot a run's trace recorded last, if any."""
+    for event in reversed(events):
+        if event.get("type") == "snapshot" and event.get("commit") and event.get("tree"):
+            return Snapshot(commit=str(event["commit"]), tree=str(event["tree"]))
+    return None
 
 
 def _finish_decided(ctx: RunContext, event: dict[str, Any]) -> RunResult:
@@ -249,15 +338,16 @@ def workflow(ctx: RunContext, task: str
              ) -> tuple[str, list[str], list[CommandEvidence], Plan]:
     """Base results, plan, each packet in turn, the approval gate, verification with fix
     rounds, the evidence gate."""
-    ctx.baseline = run_baseline(ctx, ctx.worktree.base_commit)
+    ctx.baseline = run_baseline(ctx)
     plan = roles.plan_task(ctx, task)
     packets = plan.scoped_packets()
     ctx.update_workflow(packets=len(packets))
     verdicts: list[Verdict] = []
     for index, packet in enumerate(packets, 1):
         verdicts += run_packet(ctx, task, plan, packet, index, len(packets))
-    gate_approval(ctx, plan)
-    evidence = verify(ctx, plan, verdicts)
+    snapshot = take_snapshot(ctx, plan)
+    gate_approval(ctx, plan, snapshot)
+    evidence = verify(ctx, plan, verdicts, snapshot)
     evidence, rounds = fix_rounds(ctx, task, plan, verdicts, evidence, len(packets))
     record_before_after(ctx, evidence)
     decision, reasons = decide(evidence)
@@ -267,6 +357,45 @@ def workflow(ctx: RunContext, task: str
         reasons.append(f"still failing after {rounds} fix round(s) "
                        f"(max_fix_rounds = {ctx.config.max_fix_rounds})")
     return decision, reasons, evidence, plan
+
+
+def commit_message(ctx: RunContext, plan: Plan) -> str:
+    """The go commit's message: the plan's, then the run id."""
+    message = plan.commit_message.strip() or plan.summary.splitlines()[0]
+    return f"{message}\n\nbaton run {ctx.run_id}"
+
+
+def take_snapshot(ctx: RunContext, plan: Plan, stage: str = "") -> Snapshot:
+    """Fix the approved tree as a commit object before anything runs on it.
+
+    A replayed run gets the commit its trace recorded (same tree, same commit id). The
+    tree must be the one the last review saw.
+    """
+    recorded = ctx.snapshot_recorded
+    snapshot = freeze(ctx.worktree, commit_message(ctx, plan), reuse=recorded)
+    reviewed = ctx.worktree.reviewed_tree
+    if reviewed is not None and reviewed != snapshot.tree:
+        raise UserError(f"the worktree changed after the last review ({reviewed[:12]} was "
+                        f"reviewed, {snapshot.tree[:12]} is there now); run again")
+    changes = tree_changes(ctx.repo_root, ctx.worktree.base_commit, snapshot.tree)
+    ctx.snapshot = snapshot
+    ctx.emit("snapshot", key="snapshot" + (f"/{stage}" if stage else ""),
+             commit=snapshot.commit, tree=snapshot.tree,
+             base_commit=ctx.worktree.base_commit,
+             files=[{"path": c.path, "status": c.status, "added": c.added,
+                     "removed": c.removed} for c in changes])
+    _check_protected(ctx, changes)
+    return snapshot
+
+
+def _check_protected(ctx: RunContext, changes: list) -> None:
+    """No changed file of the snapshot may be a protected or forbidden path."""
+    for change in changes:
+        try:
+            safe_parts(change.path, ctx.config.protected_paths, MAX_PATH_CHARS)
+        except UnsafePathError as exc:
+            raise _NoGo(f"the reviewed tree changes {change.path!r}, which may not be "
+                        f"changed: {exc.reason}") from None
 
 
 def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
@@ -304,37 +433,42 @@ def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index
 
 def _end_packet(ctx: RunContext, index: int, packet: PlanPacket, outcome: str) -> None:
     ctx.emit("packet.end", key=f"packet.end/p{index}", packet=index, title=packet.title,
-             outcome=outcome)
+             outcome=outcome, reviewed_tree=ctx.worktree.reviewed_tree)
 
 
-def gate_approval(ctx: RunContext, plan: Plan, stage: str = "") -> None:
-    """Stop for a person when an approval rule fires, unless one already approved it."""
+def gate_approval(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str = "") -> None:
+    """Stop for a person when an approval rule fires on the snapshot's exact changes
+    (tampering and contract rules included), unless a person already approved this very
+    tree with these rules."""
     rules = fired_rules(ctx.config.approval, risk_level=plan.risk_level,
-                        changes=ctx.worktree.changes())
-    tampered, contract = diff_findings(ctx, plan, stage or "verify")
+                        changes=tree_changes(ctx.repo_root, ctx.worktree.base_commit,
+                                             snapshot.tree))
+    tampered, contract = diff_findings(ctx, plan, snapshot, stage or "verify")
     rules += tampering_rules(ctx.config.approval, [str(f) for f in tampered])
     rules += contract_rules(ctx.config.approval, contract)
-    stop_for_approval(ctx, rules, stage, "before verification")
+    stop_for_approval(ctx, rules, snapshot, stage, "before verification")
 
 
-def stop_for_approval(ctx: RunContext, rules: list[str], stage: str, when: str) -> None:
-    """Pause (exit 3) unless every rule in ``rules`` was already approved by a person.
+def stop_for_approval(ctx: RunContext, rules: list[str], snapshot: Snapshot, stage: str,
+                      when: str) -> None:
+    """Pause (exit 3) unless a person approved this very tree and every rule in ``rules``.
 
-    A later gate of the same run (a fix round, the evidence after verification) stops
-    again only for rules nobody has seen yet.
+    A later gate of the same run stops again: a fix round for its new tree, the evidence
+    after verification only for rules nobody has seen yet on this tree.
     """
     if not rules:
         return
     approval = read_workflow(ctx.run_dir).get("approval") or {}
-    seen = list(approval.get("rules") or [])
-    if approval.get("status") == "approved" and set(rules) <= set(seen):
+    same_tree = approval.get("status") == "approved" and approval.get("tree") == snapshot.tree
+    seen = list(approval.get("rules") or []) if same_tree else []
+    if same_tree and set(rules) <= set(seen):
         return
-    new = [r for r in rules if r not in seen] if approval.get("status") == "approved" \
-        else rules
+    new = [r for r in rules if r not in seen]
     ctx.emit("approval.required", key="approval.required" + (f"/{stage}" if stage else ""),
-             rules=new, stage=stage or None)
+             rules=new, tree=snapshot.tree, stage=stage or None)
     ctx.update_workflow(approval={"status": "pending",
-                                  "rules": list(dict.fromkeys([*seen, *rules]))})
+                                  "rules": list(dict.fromkeys([*seen, *rules])),
+                                  "tree": snapshot.tree})
     raise AwaitingApproval(
         f"run {ctx.run_id} needs a person's approval {when}:\n  - "
         + "\n  - ".join(new)
@@ -346,18 +480,10 @@ def stop_for_approval(ctx: RunContext, rules: list[str], stage: str, when: str) 
 # -- evidence beyond exit codes: tampering, the plan as a contract, before/after ------------
 
 
-def diff_since_base(ctx: RunContext) -> str:
-    """Every change since the base commit, without touching what is staged."""
-    git = ctx.worktree.git
-    git.run("add", "-A", "-N")
-    return git.run("diff", "--no-ext-diff", "--no-textconv", "--no-color", "--no-renames",
-                   ctx.worktree.base_commit)
-
-
-def diff_findings(ctx: RunContext, plan: Plan, stage: str
+def diff_findings(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str
                   ) -> tuple[list[Any], ContractCheck]:
-    """Tampering flags and the plan contract of the diff so far, recorded in the trace."""
-    diff = diff_since_base(ctx)
+    """Tampering flags and the plan contract of the snapshot, recorded in the trace."""
+    diff = snapshot_diff(ctx.repo_root, ctx.worktree.base_commit, snapshot.tree)
     tampered = diff_flags(diff)
     contract = check_contract(plan, [f.path for f in parse_diff(diff)])
     ctx.emit("evidence.flags", key=f"evidence.flags/{stage}", stage=stage,
@@ -367,7 +493,7 @@ def diff_findings(ctx: RunContext, plan: Plan, stage: str
 
 def review_flags(ctx: RunContext, plan: Plan, *, last_packet: bool) -> list[str]:
     """What the reviewer is told beyond the diff: tampering signs and the plan contract."""
-    diff = diff_since_base(ctx)
+    diff = ctx.worktree.full_diff()
     contract = check_contract(plan, [f.path for f in parse_diff(diff)])
     if not last_packet:
         contract.untouched_files = []  # later packets have not run yet
@@ -387,8 +513,10 @@ def fix_rounds(ctx: RunContext, task: str, plan: Plan, verdicts: list[Verdict],
         ctx.emit("fix.start", key=f"fix.start/{number}", fix_round=number,
                  packet=count + number, failed=[e.command for e in failed])
         verdicts += run_fix_round(ctx, task, plan, number, count, failure_fixes(evidence))
-        gate_approval(ctx, plan, stage=f"fix{number}")
-        evidence = verify(ctx, plan, verdicts, stage=f"fix{number}")
+        stage = f"fix{number}"
+        snapshot = take_snapshot(ctx, plan, stage)
+        gate_approval(ctx, plan, snapshot, stage)
+        evidence = verify(ctx, plan, verdicts, snapshot, stage=stage)
         still = [e.command for e in evidence if e.ran and not e.ok]
         ctx.emit("fix.end", key=f"fix.end/{number}", fix_round=number,
                  outcome="failed" if still else "passed", failed=still)
@@ -400,7 +528,7 @@ def run_fix_round(ctx: RunContext, task: str, plan: Plan, number: int, count: in
     """One fix round: implement the failures away and get the fix reviewed (bounded)."""
     ctx.worktree.checkpoint()
     index = count + number
-    changed = [f.path for f in parse_diff(diff_since_base(ctx))]
+    changed = [f.path for f in parse_diff(ctx.worktree.full_diff())]
     packet = PlanPacket(
         title=f"fix round {number}",
         goal="Make the failing verification commands pass by fixing the code; never delete, "
@@ -445,13 +573,16 @@ def gate_evidence(ctx: RunContext, plan: Plan, evidence: list[CommandEvidence]) 
     base = {e.command: e for e in ctx.baseline}
     counted = [f for e in evidence if e.command in base
                for f in count_flags(e.command, base[e.command].tests, e.tests)]
-    contract = check_contract(plan, [f.path for f in parse_diff(diff_since_base(ctx))],
-                              evidence)
+    snapshot = ctx.snapshot
+    if snapshot is None:
+        raise UserError("internal: evidence gate without a snapshot")
+    contract = check_contract(plan, [c.path for c in tree_changes(
+        ctx.repo_root, ctx.worktree.base_commit, snapshot.tree)], evidence)
     ctx.emit("evidence.flags", key="evidence.flags/after", stage="after",
              tampering=[f.to_dict() for f in counted], contract=contract.to_dict())
     rules = tampering_rules(ctx.config.approval, [str(f) for f in counted])
     rules += contract_rules(ctx.config.approval, contract)
-    stop_for_approval(ctx, rules, "evidence", "before the commit")
+    stop_for_approval(ctx, rules, snapshot, "evidence", "before the commit")
 
 
 def decide(evidence: list[CommandEvidence]) -> tuple[str, list[str]]:
@@ -471,13 +602,20 @@ def decide(evidence: list[CommandEvidence]) -> tuple[str, list[str]]:
 def finish(ctx: RunContext, decision: str, reasons: list[str],
            evidence: list[CommandEvidence], plan: Plan | None) -> RunResult:
     """Record the decision; on go, commit on the run's branch."""
-    ctx.write("patch.diff", ctx.worktree.full_diff())
+    snapshot = ctx.snapshot
+    if snapshot is not None:
+        ctx.write("patch.diff", snapshot_diff(ctx.repo_root, ctx.worktree.base_commit,
+                                              snapshot.tree))
+    else:
+        ctx.write("patch.diff", ctx.worktree.full_diff())
     commit = None
     if ctx.config.summarize_evidence and evidence:
         ctx.write("evidence/summary.md", roles.summarize_evidence(ctx, decision, evidence))
     if decision == "go" and plan is not None:
-        message = plan.commit_message.strip() or plan.summary.splitlines()[0]
-        commit = ctx.worktree.commit(f"{message}\n\nbaton run {ctx.run_id}")
+        if snapshot is None:
+            raise UserError("internal: go without a snapshot")
+        ctx.worktree.land(snapshot.commit)  # exactly the snapshot, nothing verification wrote
+        commit = snapshot.commit
     ctx.emit("decision", key="decision", decision=decision, reasons=reasons, commit=commit)
     return _close_done(ctx, decision, reasons, commit)
 
@@ -530,26 +668,53 @@ def _result_from_workflow(run_dir: Path, wf: dict[str, Any]) -> RunResult:
 
 
 def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = "",
+                    overrides: dict[str, Any] | None = None, config_file: Path | None = None,
                     environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Record a person's answer at an approval gate; a rejection ends the run as no-go."""
+    """Record a person's answer at an approval gate; a rejection ends the run as no-go.
+
+    All or nothing: an approval is recorded only once the run is known to be able to
+    continue (endpoints, keys, prices, sandbox from the user's configuration now), and a
+    run that has an answer cannot be answered again.
+    """
     repo_root = find_repo_root(repo)
     run_dir = find_run(repo_root, run_id)
     wf = read_workflow(run_dir)
+    answered = (wf.get("approval") or {}).get("status")
+    if answered in ("approved", "rejected"):
+        hint = (f"`baton resume {wf['run_id']}` continues it"
+                if answered == "approved" and wf["state"] != "done" else "it cannot change")
+        raise UserError(f"run {wf['run_id']} is not waiting for approval: it was already "
+                        f"{answered}; {hint}")
     if wf["state"] != "awaiting_approval":
         raise UserError(f"run {wf['run_id']} is not waiting for approval (state: {wf['state']})")
+    if approved:  # can it continue? check before recording anything
+        prepare_continue(repo, run_id, overrides=overrides, config_file=config_file,
+                         environ=environ)
     trace = TraceWriter(run_dir / "trace.jsonl", wf["run_id"])
     try:
         masker = SecretMasker(dict(os.environ if environ is None else environ))
-        trace.emit("approval.decision", approved=approved, reason=masker.mask(reason))
-        wf["approval"] = {**(wf.get("approval") or {}),
-                          "status": "approved" if approved else "rejected", "reason": reason}
-        if not approved:
-            reasons = [f"rejected at the approval gate: {reason or 'no reason given'}"]
-            trace.emit("decision", decision="no-go", reasons=reasons, commit=None)
-            trace.emit("run.end", state="done", decision="no-go", totals=wf.get("totals") or {})
-            wf.update(state="done", decision="no-go", reasons=reasons)
-        wf["updated"] = now_iso()
-        write_workflow(run_dir, wf)
+        lock = _lock_run(run_dir, wf["run_id"])
+        try:
+            wf = read_workflow(run_dir)  # under the lock: nobody answered meanwhile
+            if (wf.get("approval") or {}).get("status") in ("approved", "rejected") \
+                    or wf["state"] != "awaiting_approval":
+                raise UserError(f"run {wf['run_id']} was answered meanwhile; "
+                                "`baton runs` shows its state")
+            trace.emit("approval.decision", approved=approved, reason=masker.mask(reason),
+                       tree=(wf.get("approval") or {}).get("tree"))
+            wf["approval"] = {**(wf.get("approval") or {}),
+                              "status": "approved" if approved else "rejected",
+                              "reason": reason}
+            if not approved:
+                reasons = [f"rejected at the approval gate: {reason or 'no reason given'}"]
+                trace.emit("decision", decision="no-go", reasons=reasons, commit=None)
+                trace.emit("run.end", state="done", decision="no-go",
+                           totals=wf.get("totals") or {})
+                wf.update(state="done", decision="no-go", reasons=reasons)
+            wf["updated"] = now_iso()
+            write_workflow(run_dir, wf)
+        finally:
+            os.close(lock)
     finally:
         trace.close()
     if not approved:
@@ -557,3 +722,19 @@ def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = ""
 
         write_summary(run_dir)
     return wf
+
+
+def _lock_run(run_dir: Path, run_id: str) -> int:
+    """Hold the run's lock (as a run in progress does) while answering it."""
+    import fcntl
+
+    from baton.errors import RunLocked
+
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunLocked(f"run {run_id} is being worked on by another baton process; wait "
+                        "for it to finish, then try again") from None
+    return fd

@@ -12,7 +12,6 @@ from baton.models import Plan, PlanPacket, Verdict
 from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
 from baton.workspace.edits import AppliedEdits, apply_edits, parse_edits
-from baton.workspace.git import tracked_files
 from baton.workspace.repomap import key_files, repo_map
 from baton.workspace.safepaths import UnsafePathError, check_path
 
@@ -20,7 +19,7 @@ from baton.workspace.safepaths import UnsafePathError, check_path
 def plan_task(ctx: RunContext, task: str) -> Plan:
     """Ask the planner; one repair request with the gate's errors, then a clear error."""
     root = ctx.worktree.path
-    files = tracked_files(root)
+    files = ctx.worktree.files()
     budget = ctx.config.repo_map_bytes
     context = {
         "task": task, "repo_map": repo_map(root, files, budget),

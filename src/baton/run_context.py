@@ -27,6 +27,7 @@ from baton.runs import trace as T
 from baton.runs.store import read_workflow, write_workflow
 from baton.secrets import SecretMasker
 from baton.workspace.git import Worktree
+from baton.workspace.snapshot import Snapshot
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -65,6 +66,10 @@ class RunContext:
     emitted: set[str] = field(default_factory=set)
     cut_off: set[str] = field(default_factory=set)
     """Call keys whose answer stopped at max_tokens (finish reason ``length``)."""
+    snapshot: Snapshot | None = None
+    """The approved tree fixed as a commit object, once the last packet is approved."""
+    snapshot_recorded: Snapshot | None = None
+    """The snapshot the trace recorded before a resume (reused when the tree matches)."""
     baseline: list[CommandEvidence] = field(default_factory=list)
     """The verify commands' results on the base commit (empty when not run)."""
     _lock_fd: int | None = None

@@ -91,8 +91,10 @@ def report(result, as_json: bool) -> None:
     sys.exit(result.exit_code)
 
 
-def _maybe_ask(result, repo: Path, as_json: bool, progress):
-    """On an interactive terminal, answer an approval gate right away."""
+def _maybe_ask(result, repo: Path, as_json: bool, progress, *, config_file=None,
+              overrides=None):
+    """On an interactive terminal, answer an approval gate right away (with the same
+    configuration and flags this command was given)."""
     from baton.pipeline import answer_approval, resume_run
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
@@ -100,9 +102,18 @@ def _maybe_ask(result, repo: Path, as_json: bool, progress):
         return result
     click.echo(result.reasons[0], err=True)
     if click.confirm("Approve this change and continue?", default=False):
-        answer_approval(repo, result.run_id, approved=True, reason="approved on the terminal")
-        return resume_run(repo, result.run_id, progress=progress)
+        answer_approval(repo, result.run_id, approved=True, reason="approved on the terminal",
+                        config_file=config_file, overrides=overrides)
+        return resume_run(repo, result.run_id, progress=progress, config_file=config_file,
+                          overrides=overrides)
     return result
+
+
+def config_option(func):
+    """``--config FILE``: the user's own settings for this command (may define endpoints)."""
+    return click.option(
+        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+        help="A config file with the highest precedence (may define endpoints).")(func)
 
 
 @click.command("run")
@@ -128,46 +139,66 @@ def run_cmd(task, repo, config_file, policy, title, allow_model_commands, settin
     from baton.pipeline import start_run
 
     progress = terminal_progress(not as_json)
-    result = start_run(
-        task, repo, config_file=config_file, policy=policy, title=title, progress=progress,
-        overrides=_overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
-                             settings),
-    )
-    report(_maybe_ask(result, repo, as_json, progress), as_json)
+    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                           settings)
+    result = start_run(task, repo, config_file=config_file, policy=policy, title=title,
+                       progress=progress, overrides=overrides)
+    report(_maybe_ask(result, repo, as_json, progress, config_file=config_file,
+                      overrides=overrides), as_json)
 
 
 @click.command("resume")
 @click.argument("run_id")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@config_option
 @click.option("--allow-model-commands", is_flag=True)
 @budget_options
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def resume_cmd(run_id, repo, allow_model_commands, settings, max_cost, max_calls, max_tokens,
-               max_wall, as_json):
-    """Continue a paused or crashed run without repeating any recorded model call."""
+def resume_cmd(run_id, repo, config_file, allow_model_commands, settings, max_cost, max_calls,
+               max_tokens, max_wall, as_json):
+    """Continue a paused or crashed run without repeating any recorded model call.
+
+    Endpoints, keys, sandbox, allowlists, prices and limits come from your configuration,
+    environment and these flags now, never from the run folder.
+    """
     from baton.cli.progress import terminal_progress
     from baton.pipeline import resume_run
 
     progress = terminal_progress(not as_json)
-    result = resume_run(repo, run_id, progress=progress, overrides=_overrides(
-        max_cost, max_calls, max_tokens, max_wall, allow_model_commands, settings))
-    report(_maybe_ask(result, repo, as_json, progress), as_json)
+    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                           settings)
+    result = resume_run(repo, run_id, progress=progress, overrides=overrides,
+                        config_file=config_file)
+    report(_maybe_ask(result, repo, as_json, progress, config_file=config_file,
+                      overrides=overrides), as_json)
 
 
 @click.command("approve")
 @click.argument("run_id")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--reason", default="", help="Why (recorded in the trace).")
+@config_option
+@click.option("--allow-model-commands", is_flag=True)
+@budget_options
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def approve_cmd(run_id, repo, reason, as_json):
-    """Approve a run waiting at an approval gate, then continue it."""
+def approve_cmd(run_id, repo, reason, config_file, allow_model_commands, settings, max_cost,
+                max_calls, max_tokens, max_wall, as_json):
+    """Approve a run waiting at an approval gate, then continue it.
+
+    Nothing is recorded unless the run can continue (endpoint, key, prices, sandbox); a
+    run that has an answer cannot be answered again.
+    """
     from baton.cli.progress import terminal_progress
     from baton.pipeline import answer_approval, resume_run
 
-    answer_approval(repo, run_id, approved=True, reason=reason)
-    report(resume_run(repo, run_id, progress=terminal_progress(not as_json)), as_json)
+    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
+                           settings)
+    answer_approval(repo, run_id, approved=True, reason=reason, config_file=config_file,
+                    overrides=overrides)
+    report(resume_run(repo, run_id, progress=terminal_progress(not as_json),
+                      config_file=config_file, overrides=overrides), as_json)
 
 
 @click.command("reject")

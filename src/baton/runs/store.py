@@ -18,18 +18,56 @@ STATES = ("running", "awaiting_approval", "budget_exhausted", "done", "failed")
 
 def find_repo_root(path: Path) -> Path:
     """The top of the git work tree containing ``path``, or a clear error."""
-    from baton.workspace.git import Git
+    from baton.workspace.git import locate_repo
 
     if shutil.which("git") is None:
         raise UserError("git is not installed; baton needs git on PATH")
     if not path.is_dir():
         raise UserError(f"{path} is not a folder; pass --repo PATH of a git repository")
-    top = Git(path).run("rev-parse", "--show-toplevel", check=False).strip()
-    if not top:
+    repo = locate_repo(path)
+    if repo is None:
         raise UserError(
             f"{path} is not inside a git repository; pass --repo PATH or run `git init`"
         )
-    return Path(top)
+    if ".baton" in repo.root.parts:
+        raise UserError(f"{repo.root} is inside a .baton folder (one of baton's own "
+                        "worktrees); run baton on the repository itself")
+    return repo.root
+
+
+def check_run_home(repo_root: Path) -> None:
+    """Refuse a ``.baton`` that is not baton's own: tracked by git, a symlink, a file, or
+    leading outside the repository. A run folder that came with a clone must not steer
+    baton, and run folders and worktrees must not be written where a link points."""
+    from baton.workspace.git import repo_git, split_z
+
+    home = repo_root / ".baton"
+    for path in (home, home / "runs", home / "worktrees"):
+        if path.is_symlink():
+            raise UserError(f"{path} is a symbolic link; baton keeps its runs and worktrees "
+                            "in a plain folder and will not follow it. Remove the link "
+                            f"(`rm {path}`) and run again.")
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{path} is not a folder; baton keeps its runs there. Move it "
+                            "away and run again.")
+    if home.exists():
+        real = os.path.realpath(home)
+        if os.path.dirname(real) != os.path.realpath(repo_root):
+            raise UserError(f"{home} leads outside the repository ({real}); remove it and "
+                            "run again.")
+    git = repo_git(repo_root)
+    tracked = split_z(git.run_bytes("ls-files", "-z", "--cached", "--", ".baton"))
+    head = git.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
+    if head and not tracked:
+        tracked = split_z(git.run_bytes("ls-tree", "-r", "-z", "--name-only", head, "--",
+                                        ".baton"))
+    if tracked:
+        raise UserError(
+            f"{home} is tracked by git ({tracked[0]}{' and more' if len(tracked) > 1 else ''});"
+            " a run folder that came with the repository could steer baton, so baton "
+            "refuses to use it. Remove it from git (`git rm -r --cached .baton`, then "
+            "commit) and run again."
+        )
 
 
 def runs_dir(repo_root: Path) -> Path:
@@ -45,12 +83,9 @@ def new_run_id() -> str:
 
 def exclude_from_git(repo_root: Path) -> None:
     """Add ``.baton/`` to ``.git/info/exclude`` once."""
-    from baton.workspace.git import Git
+    from baton.workspace.git import repo_at
 
-    git_dir = Path(Git(repo_root).run("rev-parse", "--git-common-dir").strip())
-    if not git_dir.is_absolute():
-        git_dir = repo_root / git_dir
-    exclude = git_dir / "info" / "exclude"
+    exclude = repo_at(repo_root).common_dir / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     with exclude.open("a+", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # runs starting at once in one repo add it once
@@ -64,6 +99,7 @@ def exclude_from_git(repo_root: Path) -> None:
 
 def find_run(repo_root: Path, run_id: str) -> Path:
     """The folder of a run, accepting a unique prefix of its id."""
+    check_run_home(repo_root)
     base = runs_dir(repo_root)
     exact = base / run_id
     if (exact / "workflow.json").is_file():
@@ -93,6 +129,7 @@ def write_workflow(run_dir: Path, data: dict[str, Any]) -> None:
 
 def list_runs(repo_root: Path) -> list[Path]:
     """Run folders of a repository, newest first."""
+    check_run_home(repo_root)
     base = runs_dir(repo_root)
     if not base.is_dir():
         return []

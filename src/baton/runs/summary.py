@@ -146,6 +146,8 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "approval": _approval(events),
         "outside_plan": sorted({str(f) for e in edits for f in _list(e.get("outside_plan"))}),
         "pause": _pause_detail(events),
+        "snapshot": _snapshot(events),
+        "drift": _drift(events),
         **_evidence_context(events),
     }
     return context
@@ -318,6 +320,37 @@ def _approval(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     if last is None:
         return None
     return {"approved": last.get("approved") is True, "reason": _text(last.get("reason"))}
+
+
+MAX_DRIFT_SHOWN = 50
+_DRIFT_VERBS = {"A": "added", "M": "changed", "D": "deleted"}
+
+
+def _snapshot(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The reviewed tree fixed before verification: its commit and changed files."""
+    last = _last(events, "snapshot")
+    if last is None or not _text(last.get("commit")):
+        return None
+    files = [{"path": str(f.get("path")), "status": _text(f.get("status"))}
+             for f in _list(last.get("files")) if isinstance(f, dict) and f.get("path")]
+    return {"commit": _text(last.get("commit")), "tree": _text(last.get("tree")),
+            "files": files}
+
+
+def _drift(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What verification commands wrote in their checkout (never committed)."""
+    last = next((e for e in reversed(events) if e.get("type") == "verify.drift"
+                 and e.get("stage") != "base"), None)  # the base commit's is not the patch's
+    if last is None:
+        return None
+    rows = [{"path": str(f.get("path")), "verb": _DRIFT_VERBS.get(_text(f.get("status")), "?"),
+             "status": _text(f.get("status"))}
+            for f in _list(last.get("files")) if isinstance(f, dict) and f.get("path")]
+    total = _ordinal(last.get("total"))
+    total = total if total is not None else len(rows)
+    return {"total": total, "shown": rows[:MAX_DRIFT_SHOWN],
+            "more": max(0, total - min(len(rows), MAX_DRIFT_SHOWN)),
+            "tracked": [r for r in rows if r["status"] in ("M", "D")]}
 
 
 def _pause_detail(events: list[dict[str, Any]]) -> str:

@@ -1,139 +1,310 @@
 """The isolated git worktree a run works in, and every git command baton runs.
 
-Git runs with the repository's helper programs switched off (hooks, fsmonitor,
-filters, pagers, external diff and textconv, signing), so a hostile repository cannot
-make baton execute its code by way of git.
+Every git command names its git directory (and work tree, when it needs one) explicitly:
+baton never lets git discover a repository through a ``.git`` file or folder inside a
+work tree, which a model's edit or a command could rewrite. The one discovery is of the
+user's own repository, from the path the user gave, in :func:`locate_repo`.
+
+Git runs with the repository's helper programs switched off (hooks, fsmonitor, every
+filter driver whatever its name, pagers, external diff and textconv, signing), so a
+hostile repository cannot make baton execute its code by way of git. Settings go to git
+through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``, so a filter name
+holding a dot, ``=`` or a space is passed exactly. Path lists are read with ``-z``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from baton.approvals import FileChange
 from baton.errors import UserError
 
-SAFE_CONFIG = [
-    "core.hooksPath=/dev/null",
-    "core.fsmonitor=false",
-    "core.pager=cat",
-    "core.attributesFile=/dev/null",
-    "core.sshCommand=false",
-    "diff.external=",
-    "commit.gpgSign=false",
-    "tag.gpgSign=false",
-    "gc.auto=0",
-    "protocol.allow=never",
-    "advice.detachedHead=false",
+SAFE_CONFIG: list[tuple[str, str]] = [
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("core.pager", "cat"),
+    ("core.attributesFile", "/dev/null"),
+    ("core.sshCommand", "false"),
+    ("core.askPass", "true"),
+    ("core.editor", "true"),
+    ("core.untrackedCache", "false"),
+    ("diff.external", ""),
+    ("commit.gpgSign", "false"),
+    ("tag.gpgSign", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("protocol.allow", "never"),
+    ("advice.detachedHead", "false"),
+    ("core.quotePath", "false"),
 ]
 
+# Variables that would point git (baton's, or a verification command's) somewhere else.
+_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                      "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+                      "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
 
-def _git_env() -> dict[str, str]:
+
+def _git_env(config: list[tuple[str, str]], extra: dict[str, str] | None = None
+             ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
         GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", PAGER="cat", GIT_EDITOR="true",
         GIT_CONFIG_NOSYSTEM="1", GIT_ASKPASS="true", SSH_ASKPASS="true",
-        LC_ALL="C",
+        GIT_OPTIONAL_LOCKS="0", LC_ALL="C",
     )
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for number, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{number}"] = key
+        env[f"GIT_CONFIG_VALUE_{number}"] = value
+    env.update(extra or {})
     return env
 
 
-def _filter_overrides(cwd: Path) -> list[str]:
-    """Neutralise every filter driver the config defines (clean/smudge/process)."""
-    out = subprocess.run(
-        ["git", *_c(SAFE_CONFIG), "config", "--name-only", "--get-regexp", r"^filter\."],
-        cwd=cwd, capture_output=True, text=True, env=_git_env(), check=False,
-    )
-    names = {line.split(".")[1] for line in out.stdout.splitlines() if line.count(".") >= 2}
-    overrides: list[str] = []
-    for name in sorted(names):
-        overrides += [f"filter.{name}.clean=cat", f"filter.{name}.smudge=cat",
-                      f"filter.{name}.process=cat", f"filter.{name}.required=false"]
-    return overrides
+def command_env(environ: dict[str, str] | os._Environ[str], ceiling: Path) -> dict[str, str]:
+    """``environ`` for a verification command: no variable points git at a repository,
+    and git's discovery stops at ``ceiling`` (the disposable checkout's parent)."""
+    env = {k: v for k, v in environ.items() if k not in _GIT_LOCATION_VARS
+           and not k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))}
+    env["GIT_CEILING_DIRECTORIES"] = str(ceiling)
+    return env
 
 
-def _c(settings: list[str]) -> list[str]:
-    args: list[str] = []
-    for item in settings:
-        args += ["-c", item]
-    return args
+def filter_names(config_listing: bytes) -> list[str]:
+    """Names of every filter driver in ``git config -z --get-regexp ^filter\\.`` output.
+
+    Entries are ``key NEWLINE value NUL``; the key is ``filter.<name>.<variable>`` and the
+    name may itself hold dots (``filter.x.y.clean`` is driver ``x.y``).
+    """
+    names: set[str] = set()
+    for entry in config_listing.split(b"\0"):
+        key = os.fsdecode(entry.split(b"\n", 1)[0])
+        if key.lower().startswith("filter.") and key.count(".") >= 2:
+            names.add(key[len("filter."):key.rindex(".")])
+    return sorted(names)
+
+
+def _neutralised(names: list[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name in names:
+        out += [(f"filter.{name}.clean", ""), (f"filter.{name}.smudge", ""),
+                (f"filter.{name}.process", ""), (f"filter.{name}.required", "false")]
+    return out
 
 
 class Git:
-    """Runs git in one directory with helper programs disabled."""
+    """Git on one explicit git directory (and work tree), helper programs disabled.
 
-    def __init__(self, cwd: Path) -> None:
-        self.cwd = cwd
-        self._config = SAFE_CONFIG + _filter_overrides(cwd)
+    ``git_dir`` is a repository's git directory (or a linked worktree's own one under
+    ``<common>/worktrees/``); ``work_tree`` is given to commands that read or write files.
+    The filter drivers to neutralise are read from the configuration before every command,
+    so one defined while a run goes on is neutralised too.
+    """
 
-    def run(self, *args: str, check: bool = True, input_text: str | None = None) -> str:
-        """Run one git command and return its stdout."""
+    def __init__(self, git_dir: Path, work_tree: Path | None = None, *,
+                 index_file: Path | None = None) -> None:
+        self.git_dir = Path(git_dir)
+        self.work_tree = Path(work_tree) if work_tree is not None else None
+        self.index_file = index_file
+
+    def _argv(self, args: tuple[str, ...]) -> list[str]:
+        argv = ["git", f"--git-dir={self.git_dir}"]
+        if self.work_tree is not None:
+            argv.append(f"--work-tree={self.work_tree}")
+        return [*argv, *args]
+
+    def _cwd(self) -> Path:
+        return self.work_tree if self.work_tree is not None else self.git_dir
+
+    def config(self) -> list[tuple[str, str]]:
+        """The settings every command of this Git runs with (read fresh each time)."""
+        listing = subprocess.run(
+            self._argv(("config", "-z", "--get-regexp", r"^filter\.")), cwd=self._cwd(),
+            capture_output=True, env=_git_env(SAFE_CONFIG), check=False,
+        ).stdout
+        return SAFE_CONFIG + _neutralised(filter_names(listing))
+
+    def run_bytes(self, *args: str, check: bool = True, input_bytes: bytes | None = None,
+                  env: dict[str, str] | None = None) -> bytes:
+        """Run one git command and return its raw stdout."""
+        extra = dict(env or {})
+        if self.index_file is not None:
+            extra["GIT_INDEX_FILE"] = str(self.index_file)
         proc = subprocess.run(
-            ["git", *_c(self._config), *args], cwd=self.cwd, capture_output=True, text=True,
-            env=_git_env(), input=input_text, check=False,
+            self._argv(args), cwd=self._cwd(), capture_output=True, input=input_bytes,
+            env=_git_env(self.config(), extra), check=False,
         )
         if check and proc.returncode != 0:
-            raise UserError(f"git {' '.join(args[:3])} failed in {self.cwd}: {proc.stderr.strip()}")
+            where = self.work_tree or self.git_dir
+            raise UserError(f"git {' '.join(args[:3])} failed in {where}: "
+                            f"{proc.stderr.decode(errors='replace').strip()}")
         return proc.stdout
+
+    def run(self, *args: str, check: bool = True, input_text: str | None = None,
+            env: dict[str, str] | None = None) -> str:
+        """Run one git command and return its stdout as text."""
+        data = None if input_text is None else input_text.encode("utf-8", "surrogateescape")
+        out = self.run_bytes(*args, check=check, input_bytes=data, env=env)
+        return out.decode("utf-8", "surrogateescape")
+
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start a long-lived git command (``cat-file --batch``) with pipes."""
+        return subprocess.Popen(self._argv(args), cwd=self._cwd(), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=_git_env(self.config()))
+
+    def with_work_tree(self, work_tree: Path, index_file: Path | None = None) -> Git:
+        """The same repository with another work tree (and index)."""
+        return Git(self.git_dir, work_tree, index_file=index_file)
+
+
+def split_z(data: bytes) -> list[str]:
+    """NUL-separated git output as exact names (undecodable bytes kept as surrogates)."""
+    return [os.fsdecode(item) for item in data.split(b"\0") if item]
+
+
+# --- the user's repository -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repo:
+    """The user's repository: its work tree, its git directory and the shared one."""
+
+    root: Path
+    git_dir: Path
+    common_dir: Path
+
+    def git(self, *, work_tree: bool = True) -> Git:
+        """Git on this repository, with its work tree or plumbing only."""
+        return Git(self.git_dir, self.root if work_tree else None)
+
+    def plumbing(self) -> Git:
+        """Git on the shared git directory (objects and refs), no work tree."""
+        return Git(self.common_dir)
+
+
+def locate_repo(path: Path) -> Repo | None:
+    """The repository whose work tree contains ``path`` (the user's own path), or None.
+
+    This is baton's only repository discovery; everything later names the directories it
+    found here.
+    """
+    proc = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
+         "--git-common-dir"], cwd=path, capture_output=True, env=_git_env(SAFE_CONFIG),
+        check=False,
+    )
+    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.returncode != 0 or len(lines) != 3 or not lines[0]:
+        return None
+    return Repo(Path(lines[0]), Path(lines[1]), Path(lines[2]))
+
+
+@lru_cache(maxsize=256)
+def repo_at(root: Path) -> Repo:
+    """The repository at work-tree root ``root`` (looked up once per process)."""
+    repo = locate_repo(root)
+    if repo is None:
+        raise UserError(f"{root} is not a git repository; pass --repo PATH or run `git init`")
+    return repo
+
+
+def repo_git(root: Path) -> Git:
+    """Git on the repository at ``root``, with its work tree."""
+    return repo_at(Path(root)).git()
+
+
+def head_commit(repo_root: Path) -> str:
+    """The commit HEAD points at, or a clear error for an empty repository."""
+    out = repo_git(repo_root).run("rev-parse", "--verify", "-q", "HEAD^{commit}",
+                                  check=False).strip()
+    if not out:
+        raise UserError(f"{repo_root} has no commits yet; commit something first")
+    return out
+
+
+def identity_env(git: Git) -> dict[str, str]:
+    """Author and committer for commits baton makes, when the repository names none."""
+    name = git.run("config", "user.name", check=False).strip()
+    email = git.run("config", "user.email", check=False).strip()
+    env: dict[str, str] = {}
+    if not name:
+        env.update(GIT_AUTHOR_NAME="baton", GIT_COMMITTER_NAME="baton")
+    if not email:
+        env.update(GIT_AUTHOR_EMAIL="baton@localhost", GIT_COMMITTER_EMAIL="baton@localhost")
+    return env
+
+
+# --- the run's worktree ----------------------------------------------------------------
 
 
 @dataclass
 class Worktree:
-    """A run's git worktree on branch ``baton/<run-id>``."""
+    """A run's git worktree on branch ``baton/<run-id>``.
+
+    ``git_dir`` is the worktree's own git directory inside the repository's
+    (``<common>/worktrees/<name>``): baton finds it from the repository, never through
+    the worktree's ``.git`` file.
+    """
 
     repo_root: Path
     path: Path
     branch: str
     base_commit: str
+    git_dir: Path
+    common_dir: Path
+    _packet_tree: str | None = field(default=None, repr=False)
+    reviewed_tree: str | None = field(default=None, repr=False)
+    """The tree of the last ``pending_diff`` (what the reviewer was shown)."""
 
     @cached_property
     def git(self) -> Git:
-        """Git bound to the worktree (its filter overrides are looked up once)."""
-        return Git(self.path)
+        """Git bound to the worktree, by its explicit git directory."""
+        return Git(self.git_dir, self.path)
+
+    @property
+    def base_tree(self) -> str:
+        """The tree of the base commit."""
+        return self.git.run("rev-parse", f"{self.base_commit}^{{tree}}").strip()
+
+    def tree(self) -> str:
+        """The tree of the worktree's files now (everything staged, ignored files not)."""
+        self.git.run("add", "-A")
+        return self.git.run("write-tree").strip()
 
     def checkpoint(self) -> None:
-        """Stage everything: the next ``pending_diff`` shows only later changes."""
-        self.git.run("add", "-A")
+        """Remember the current tree: the next ``pending_diff`` shows only later changes."""
+        self._packet_tree = self.tree()
 
     def pending_diff(self) -> str:
-        """Changes since the last checkpoint, new files included."""
-        self.git.run("add", "-A", "-N")
-        return self.git.run("diff", "--no-ext-diff", "--no-textconv", "--no-color")
+        """Changes since the last checkpoint (or the base), new files included."""
+        self.reviewed_tree = self.tree()
+        return tree_diff(self.git, self._packet_tree or self.base_commit, self.reviewed_tree)
 
     def full_diff(self) -> str:
         """Every change since the base commit."""
-        self.git.run("add", "-A")
-        return self.git.run(
-            "diff", "--cached", "--no-ext-diff", "--no-textconv", "--no-color", self.base_commit
-        )
+        return tree_diff(self.git, self.base_commit, self.tree())
 
     def changes(self) -> list[FileChange]:
         """Per-file status and line counts since the base commit."""
-        self.git.run("add", "-A")
-        status = {}
-        for line in self.git.run("diff", "--cached", "--name-status", "--no-renames",
-                                 self.base_commit).splitlines():
-            code, _, path = line.partition("\t")
-            status[path] = code[:1]
-        changes = []
-        for line in self.git.run("diff", "--cached", "--numstat", "--no-renames",
-                                 self.base_commit).splitlines():
-            added, removed, path = line.split("\t", 2)
-            changes.append(FileChange(
-                path=path, status=status.get(path, "M"),  # type: ignore[arg-type]
-                added=int(added) if added.isdigit() else 0,
-                removed=int(removed) if removed.isdigit() else 0,
-            ))
-        return changes
+        return tree_changes_in(self.git, self.base_commit, self.tree())
+
+    def files(self) -> list[str]:
+        """Files in the worktree that git would track (tracked and untracked, not ignored)."""
+        return tracked_files_in(self.git)
 
     def reset(self) -> None:
         """Back to the base commit, dropping every change (used before a replay)."""
         self._remove_stale_locks()
+        self._repair_gitfile()
         self.git.run("reset", "-q", "--hard", self.base_commit)
         self.git.run("clean", "-qfd")
+        self._packet_tree = None
+        self.reviewed_tree = None
 
     def _remove_stale_locks(self) -> None:
         """Drop the lock files a git killed with baton leaves behind.
@@ -141,58 +312,137 @@ class Worktree:
         Only called with the run's lock held: no other process works on this worktree's
         index or branch, so a lock file here is stale, and it would block every git command.
         """
-        git_dir, common = self.git.run("rev-parse", "--path-format=absolute", "--git-dir",
-                                       "--git-common-dir").splitlines()
-        for lock in (Path(git_dir) / "index.lock", Path(git_dir) / "HEAD.lock",
-                     Path(common) / "refs" / "heads" / f"{self.branch}.lock"):
+        for lock in (self.git_dir / "index.lock", self.git_dir / "HEAD.lock",
+                     self.common_dir / "refs" / "heads" / f"{self.branch}.lock"):
             lock.unlink(missing_ok=True)
 
-    def commit(self, message: str) -> str:
-        """Commit everything on the run's branch; returns the commit id."""
-        self.git.run("add", "-A")
-        ident = []
-        if not self.git.run("config", "user.email", check=False).strip():
-            ident = ["-c", "user.name=baton", "-c", "user.email=baton@localhost"]
-        self.git.run(*ident, "commit", "-q", "--no-verify", "-m", message)
-        return self.git.run("rev-parse", "HEAD").strip()
+    def _repair_gitfile(self) -> None:
+        """Point the worktree's ``.git`` file back at its git directory, for people and
+        tools that look at the folder (baton itself never reads it)."""
+        gitfile = self.path / ".git"
+        wanted = f"gitdir: {self.git_dir}\n"
+        try:
+            if gitfile.is_file() and not gitfile.is_symlink() \
+                    and gitfile.read_text(errors="replace") == wanted:
+                return
+            if gitfile.is_dir() and not gitfile.is_symlink():
+                shutil.rmtree(gitfile)
+            else:
+                gitfile.unlink(missing_ok=True)
+            gitfile.write_text(wanted)
+        except OSError:
+            pass
+
+    def land(self, commit: str) -> None:
+        """Put ``commit`` on the run's branch, exactly (no index, no work tree involved)."""
+        Git(self.common_dir).run("update-ref", "-m", "baton: go", f"refs/heads/{self.branch}",
+                                 commit)
 
     def remove(self) -> None:
-        """Remove the worktree folder; the branch stays."""
-        Git(self.repo_root).run("worktree", "remove", "--force", str(self.path), check=False)
+        """Remove the worktree folder and its git directory; the branch stays."""
+        Git(self.common_dir).run_bytes("worktree", "remove", "--force", "--force",
+                                       str(self.path), check=False)
+        if self.path.exists() or self.git_dir.exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+            shutil.rmtree(self.git_dir, ignore_errors=True)
 
 
-def head_commit(repo_root: Path) -> str:
-    """The commit HEAD points at, or a clear error for an empty repository."""
-    out = Git(repo_root).run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
-    if not out:
-        raise UserError(f"{repo_root} has no commits yet; commit something first")
-    return out
+def _admin_dir(common: Path, path: Path) -> Path:
+    """The git directory of the linked worktree at ``path``, found from the repository."""
+    wanted = os.path.realpath(path / ".git")
+    guess = common / "worktrees" / path.name
+    candidates = [guess, *sorted((common / "worktrees").glob(f"{path.name}*"))]
+    for admin in candidates:
+        try:
+            pointer = (admin / "gitdir").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if os.path.realpath(pointer) == wanted:
+            return admin
+    raise UserError(f"git has no worktree at {path}; remove the folder and run "
+                    "`baton resume` again")
+
+
+def _worktree_at(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
+    repo = repo_at(repo_root)
+    path = repo_root / ".baton" / "worktrees" / run_id
+    return Worktree(repo_root, path, f"baton/{run_id}", base_commit,
+                    _admin_dir(repo.common_dir, path), repo.common_dir)
 
 
 def create_worktree(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
     """A new worktree at ``.baton/worktrees/<run-id>`` on a new branch from ``base_commit``."""
+    repo = repo_at(repo_root)
     path = repo_root / ".baton" / "worktrees" / run_id
-    branch = f"baton/{run_id}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    Git(repo_root).run("worktree", "add", "-q", "-b", branch, str(path), base_commit)
-    return Worktree(repo_root, path, branch, base_commit)
+    Git(repo.common_dir).run("worktree", "add", "-q", "-b", f"baton/{run_id}", str(path),
+                             base_commit)
+    return _worktree_at(repo_root, run_id, base_commit)
 
 
 def open_worktree(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
     """The worktree of an existing run, re-created from its branch if it was removed."""
+    repo = repo_at(repo_root)
     path = repo_root / ".baton" / "worktrees" / run_id
     branch = f"baton/{run_id}"
-    if not (path / ".git").exists():
-        Git(repo_root).run("worktree", "prune")
-        exists = Git(repo_root).run("rev-parse", "--verify", "-q", branch, check=False).strip()
-        if exists:
-            Git(repo_root).run("worktree", "add", "-q", str(path), branch)
-        else:
-            Git(repo_root).run("worktree", "add", "-q", "-b", branch, str(path), base_commit)
-    return Worktree(repo_root, path, branch, base_commit)
+    git = Git(repo.common_dir)
+    try:
+        return _worktree_at(repo_root, run_id, base_commit)
+    except UserError:
+        pass
+    git.run("worktree", "prune")
+    if path.exists():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exists = git.run("rev-parse", "--verify", "-q", f"refs/heads/{branch}", check=False).strip()
+    if exists:
+        git.run("worktree", "add", "-q", str(path), branch)
+    else:
+        git.run("worktree", "add", "-q", "-b", branch, str(path), base_commit)
+    return _worktree_at(repo_root, run_id, base_commit)
+
+
+# --- reading trees ---------------------------------------------------------------------
+
+
+def tree_diff(git: Git, base: str, tree: str) -> str:
+    """The patch from ``base`` to ``tree`` (trees or commits), as a reviewer reads it."""
+    return git.run("diff-tree", "-p", "-r", "--no-color", "--no-ext-diff", "--no-textconv",
+                   "--no-renames", base, tree, "--")
+
+
+def tree_changes_in(git: Git, base: str, tree: str) -> list[FileChange]:
+    """Per-file status and line counts from ``base`` to ``tree``, names read exactly."""
+    status_out = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--name-status",
+                               base, tree, "--")
+    tokens = status_out.split(b"\0")
+    status: dict[str, str] = {}
+    for code, name in zip(tokens[0::2], tokens[1::2], strict=False):
+        if code:
+            letter = code.decode()[:1]
+            status[os.fsdecode(name)] = {"T": "M"}.get(letter, letter)
+    numstat = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--numstat",
+                            "--no-ext-diff", "--no-textconv", base, tree, "--")
+    changes = []
+    for record in numstat.split(b"\0"):
+        if not record:
+            continue
+        added, removed, name = record.split(b"\t", 2)
+        path = os.fsdecode(name)
+        changes.append(FileChange(
+            path=path, status=status.get(path, "M"),  # type: ignore[arg-type]
+            added=int(added) if added.isdigit() else 0,
+            removed=int(removed) if removed.isdigit() else 0,
+        ))
+    return changes
+
+
+def tracked_files_in(git: Git) -> list[str]:
+    """Files of a work tree git would track (tracked and untracked, not ignored)."""
+    out = git.run_bytes("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    return sorted(set(split_z(out)))
 
 
 def tracked_files(root: Path) -> list[str]:
-    """Files git knows about in ``root`` (tracked and untracked, not ignored)."""
-    out = Git(root).run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    return sorted({p for p in out.split("\0") if p})
+    """Files git knows about in the repository at ``root`` (tracked and untracked)."""
+    return tracked_files_in(repo_git(root))

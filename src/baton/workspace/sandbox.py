@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Literal
 
@@ -73,15 +73,22 @@ def _secret_variable(name: str, value: str) -> bool:
     )
 
 
-def _bwrap_args(cwd: Path, scratch: Path) -> list[str]:
+def _bwrap_args(cwd: Path, scratch: Path, hide: Sequence[Path] = ()) -> list[str]:
     # /tmp stays visible read-only (a virtualenv or the repo itself may live there);
-    # temporary files go to a private scratch folder named by TMPDIR.
+    # temporary files go to a private scratch folder named by TMPDIR. Folders in ``hide``
+    # (the repository's git metadata, baton's run folders) appear empty.
     work = str(cwd)
+    hidden: list[str] = []
+    for folder in hide:
+        real = os.path.realpath(folder)
+        if os.path.isdir(real) and not _contains(real, work):
+            hidden += ["--tmpfs", real, "--remount-ro", real]
     return [
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
+        *hidden,
         "--bind", str(scratch), str(scratch),
         "--bind", work, work,
         "--chdir", work,
@@ -91,6 +98,10 @@ def _bwrap_args(cwd: Path, scratch: Path) -> list[str]:
         "--new-session",
         "--",
     ]  # fmt: skip
+
+
+def _contains(folder: str, path: str) -> bool:
+    return os.path.commonpath([folder, path]) == folder
 
 
 @functools.cache
@@ -141,8 +152,12 @@ def run_command(
     log_path: Path | None = None,
     secrets: SecretMasker | None = None,
     session_file: Path | None = None,
+    hide: Sequence[Path] = (),
 ) -> CommandEvidence:
-    """Run ``command`` in ``cwd`` and return what was observed; never raises for its failure."""
+    """Run ``command`` in ``cwd`` and return what was observed; never raises for its failure.
+
+    In the sandbox, the folders in ``hide`` appear empty to the command.
+    """
     if timeout_s <= 0:
         raise UserError(f"the command timeout must be positive, not {timeout_s}")
     used = _resolve_sandbox(sandbox)
@@ -156,7 +171,7 @@ def run_command(
         prefix="baton-scratch-"
     ) as scratch:
         if used == "bwrap":
-            argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch)), *argv]
+            argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch), hide), *argv]
             child_env.update(TMPDIR=scratch, TMP=scratch, TEMP=scratch)
         started = time.monotonic()
         try:

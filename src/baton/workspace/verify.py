@@ -1,15 +1,38 @@
-"""The verifier: the harness runs the commands itself and decides from exit codes."""
+"""The verifier: the harness runs the commands itself and decides from exit codes.
+
+The commands run on a disposable checkout of the run's snapshot, outside the repository
+and (with bubblewrap) in the sandbox with the repository's git metadata and baton's run
+folders hidden. Whatever they write stays there: the drift is recorded as evidence and
+the checkout is removed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from baton.evidence.testcounts import count_tests
 from baton.models import CommandEvidence, Plan, Verdict
 from baton.run_context import RunContext
 from baton.workspace.detect import detect_test_commands
+from baton.workspace.git import command_env, repo_at
 from baton.workspace.sandbox import run_command
+from baton.workspace.snapshot import (
+    Drifted,
+    Snapshot,
+    disposable_checkout,
+    drift_changes,
+    remove_folder,
+)
+
+CHECKOUT_FILE = "checkout.path"
+"""Names the disposable checkout while commands run, so a resume after a crash removes it."""
+MAX_DRIFT_LISTED = 1000
 
 _SHELL_META = re.compile(r"[;&|`$<>(){}\n\\]")
 
@@ -60,49 +83,129 @@ def planned_commands(ctx: RunContext, plan: Plan, verdicts: list[Verdict]) -> li
     return out
 
 
-def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict], *, stage: str = "",
-           commands: list[tuple] | None = None, cwd: Path | None = None,
+def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
+           snapshot: Snapshot, *, stage: str = "", commands: list[tuple] | None = None,
            event: str = "command") -> list[CommandEvidence]:
-    """Run every allowed command in the worktree; list the others as not run.
+    """Run every allowed command on a disposable checkout of ``snapshot``; list the others
+    as not run; record what the commands changed there (the drift).
 
     ``stage`` names a later pass (``fix1``, ``base``): its trace keys and evidence files
     carry it, so every pass is recorded and replayed on its own. ``commands`` replaces the
-    planned list, ``cwd`` the worktree (the base commit's checkout), ``event`` the trace
-    event type (``base.command`` for the base commit).
+    planned list, ``event`` the trace event type (``base.command`` for the base commit).
     """
     evidence: list[CommandEvidence] = []
-    where = cwd or ctx.worktree.path
     if commands is None:
         if plan is None:
             raise ValueError("verify() needs a plan or an explicit list of commands")
         commands = planned_commands(ctx, plan, verdicts)
-    todo = commands
     prefix = f"{stage}-" if stage else ""
-    for number, (command, source, reason) in enumerate(todo, 1):
-        key = f"command/{stage}/{number}" if stage else f"command/{number}"
-        name = f"{prefix}{number:02d}"
-        stored = ctx.run_dir / "evidence" / f"{name}.json"
-        if key in ctx.emitted and stored.is_file():
-            evidence.append(CommandEvidence.model_validate_json(stored.read_text()))
-            continue
-        if reason is not None:
-            item = CommandEvidence(command=command, source=source, ran=False,
-                                   reason_not_run=reason)
-        else:
-            item = run_command(
-                command, where, timeout_s=ctx.config.command_timeout_s,
-                source=source, max_output_bytes=ctx.config.max_output_bytes,
-                sandbox=ctx.config.sandbox, log_path=ctx.run_dir / "evidence" / f"{name}.log",
-                secrets=ctx.masker, session_file=ctx.run_dir / "command.session",
-            )
-            ctx.budget.add_wall(item.duration_s or 0.0)
-            if item.ran:
-                item.tests = count_tests(item.output_tail, command, where)
-        ctx.write(f"evidence/{name}.json", item.model_dump_json(indent=2))
-        ctx.emit(event, key=key, **item.model_dump(exclude={"output_tail"}),
-                 stage=stage or None,
-                 evidence_file=f"evidence/{name}.log" if item.ran else None)
-        evidence.append(item)
+    with _Checkout(ctx, snapshot, stage) as checkout:
+        for number, (command, source, reason) in enumerate(commands, 1):
+            key = f"command/{stage}/{number}" if stage else f"command/{number}"
+            name = f"{prefix}{number:02d}"
+            stored = ctx.run_dir / "evidence" / f"{name}.json"
+            if key in ctx.emitted and stored.is_file():
+                evidence.append(CommandEvidence.model_validate_json(stored.read_text()))
+                continue
+            if reason is not None:
+                item = CommandEvidence(command=command, source=source, ran=False,
+                                       reason_not_run=reason)
+            else:
+                folder = checkout.path()
+                item = run_command(
+                    command, folder, timeout_s=ctx.config.command_timeout_s,
+                    source=source, max_output_bytes=ctx.config.max_output_bytes,
+                    env=command_env(os.environ, folder.parent), sandbox=ctx.config.sandbox,
+                    log_path=ctx.run_dir / "evidence" / f"{name}.log",
+                    secrets=ctx.masker, session_file=ctx.run_dir / "command.session",
+                    hide=_hidden(ctx),
+                )
+                ctx.budget.add_wall(item.duration_s or 0.0)
+                if item.ran:  # read before the checkout (and any JUnit report) is gone
+                    item.tests = count_tests(item.output_tail, command, folder)
+            ctx.write(f"evidence/{name}.json", item.model_dump_json(indent=2))
+            ctx.emit(event, key=key, **item.model_dump(exclude={"output_tail"}),
+                     stage=stage or None,
+                     evidence_file=f"evidence/{name}.log" if item.ran else None)
+            evidence.append(item)
+        checkout.record_drift()
     ctx.write(f"evidence/{prefix}evidence.json",
               "[" + ",\n".join(e.model_dump_json() for e in evidence) + "]")
     return evidence
+
+
+def _hidden(ctx: RunContext) -> list[Path]:
+    """What a sandboxed command must not see: git's metadata and baton's run folders."""
+    repo = repo_at(ctx.repo_root)
+    return [repo.common_dir, repo.git_dir, ctx.repo_root / ".baton"]
+
+
+class _Checkout:
+    """The disposable checkout of one verification, made only if a command runs."""
+
+    def __init__(self, ctx: RunContext, snapshot: Snapshot, stage: str = "") -> None:
+        self.ctx = ctx
+        self.snapshot = snapshot
+        self.stage = stage
+        self._stack = contextlib.ExitStack()
+        self._path: Path | None = None
+
+    def __enter__(self) -> _Checkout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._stack.close()
+        finally:
+            (self.ctx.run_dir / CHECKOUT_FILE).unlink(missing_ok=True)
+
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = self._stack.enter_context(_checkout_of(self.ctx, self.snapshot))
+        return self._path
+
+    def record_drift(self) -> None:
+        """What the commands added, changed or deleted: evidence, never committed."""
+        if self._path is None:
+            return
+        drifted = drift_changes(self._path, self.ctx.repo_root, self.snapshot.tree)
+        record_drift(self.ctx, drifted, self.stage)
+
+
+@contextlib.contextmanager
+def _checkout_of(ctx: RunContext, snapshot: Snapshot) -> Iterator[Path]:
+    with disposable_checkout(ctx.repo_root, snapshot.tree) as folder:
+        ctx.write(CHECKOUT_FILE, str(folder.parent) + "\n")
+        ctx.emit("verify.checkout", tree=snapshot.tree, commit=snapshot.commit)
+        yield folder
+
+
+def record_drift(ctx: RunContext, drifted: list[Drifted], stage: str = "") -> None:
+    """Write ``evidence/drift.json`` and a ``verify.drift`` event (per stage)."""
+    rows = [{"status": d.status, "path": d.path} for d in drifted]
+    prefix = f"{stage}-" if stage else ""
+    ctx.write(f"evidence/{prefix}drift.json", json.dumps(rows, indent=2, ensure_ascii=False))
+    counts = {s: sum(1 for d in drifted if d.status == s) for s in ("A", "M", "D")}
+    ctx.emit("verify.drift", key="verify.drift" + (f"/{stage}" if stage else ""),
+             stage=stage or None, files=rows[:MAX_DRIFT_LISTED],
+             listed=min(len(rows), MAX_DRIFT_LISTED), total=len(rows),
+             added=counts["A"], changed=counts["M"], deleted=counts["D"],
+             committed=False)
+
+
+def remove_stale_checkout(run_dir: Path) -> bool:
+    """Remove the disposable checkout a crashed process left behind; True if one was."""
+    record = run_dir / CHECKOUT_FILE
+    try:
+        named = record.read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    record.unlink(missing_ok=True)
+    real = Path(os.path.realpath(named))
+    # Only ever a folder baton made: baton-verify-* directly in a temporary folder.
+    ours = real.name.startswith("baton-verify-") and real.is_dir() \
+        and not Path(named).is_symlink() \
+        and os.path.realpath(tempfile.gettempdir()) == str(real.parent)
+    if ours:
+        remove_folder(real)
+    return ours

@@ -1,0 +1,371 @@
+"""Snapshots: the reviewed tree fixed as a commit object, checked out disposably, compared.
+
+What was reviewed is what lands. When the last packet is approved, :func:`freeze` writes
+the worktree's files as a tree and a commit object that is on no branch. Verification
+runs on :func:`disposable_checkout` of that tree: a folder outside the repository holding
+exactly the tree's files, written by baton from git's objects (no index, no filters, no
+attributes, no ``.git``), removed afterwards. :func:`drift` says what the commands added,
+changed or deleted there; that is evidence, never part of the commit. On go the run's
+branch is set to the snapshot commit itself.
+
+Every git command here names its git directory explicitly and reads names with ``-z``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from baton.approvals import FileChange
+from baton.errors import UserError
+from baton.workspace.git import (
+    Git,
+    Worktree,
+    identity_env,
+    locate_repo,
+    repo_at,
+    tree_changes_in,
+    tree_diff,
+)
+
+__all__ = ["Drifted", "Snapshot", "TreeEntry", "disposable_checkout", "drift",
+           "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
+           "write_checkout"]
+
+_GITLINK = "160000"
+_SYMLINK = "120000"
+_EXECUTABLE = "100755"
+_FORBIDDEN_NAMES = frozenset({".git", "git~1"})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable record of a tree: the commit object baton made for it, and the tree."""
+
+    commit: str
+    tree: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form (for the trace)."""
+        return {"commit": self.commit, "tree": self.tree}
+
+
+class TreeEntry(NamedTuple):
+    """One file of a tree: mode (``100644``, ``100755``, ``120000``, ``160000``) and id."""
+
+    mode: str
+    oid: str
+
+
+class Drifted(NamedTuple):
+    """A file a command added (``A``), changed (``M``) or deleted (``D``) in a checkout."""
+
+    status: Literal["A", "M", "D"]
+    path: str
+
+
+# --- freezing ----------------------------------------------------------------------------
+
+
+def freeze(worktree: Worktree | Path, message: str = "baton snapshot", *,
+           reuse: Snapshot | None = None) -> Snapshot:
+    """Fix the current state of ``worktree`` as a tree and a commit object on no branch.
+
+    ``worktree`` is a run's :class:`Worktree` (its own index is used; its parent commit is
+    the run's base) or the path of a user's work tree (a temporary index is used, so the
+    user's index is never touched; the parent is HEAD). Ignored files are left out, as
+    ``git add -A`` leaves them out. ``reuse`` is a snapshot recorded earlier: when its tree
+    is the same and its commit still exists, it is returned, so a replayed run lands the
+    commit its trace names.
+    """
+    parent: str | None
+    if isinstance(worktree, Worktree):
+        git, parent = worktree.git, worktree.base_commit
+        tree = worktree.tree()
+    else:
+        git, parent, tree = _freeze_user_tree(Path(worktree))
+    if reuse is not None and reuse.tree == tree and commit_tree(git, reuse.commit) == tree:
+        return reuse
+    args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
+    commit = git.run(*args, env=identity_env(git)).strip()
+    return Snapshot(commit=commit, tree=tree)
+
+
+def _freeze_user_tree(path: Path) -> tuple[Git, str | None, str]:
+    repo = locate_repo(path)
+    if repo is None:
+        raise UserError(f"{path} is not inside a git repository")
+    with tempfile.TemporaryDirectory(prefix="baton-index-") as scratch:
+        index = Path(scratch) / "index"
+        git = Git(repo.git_dir, repo.root, index_file=index)
+        head = git.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
+        try:  # the user's index as a starting point keeps git's stat cache (fast)
+            shutil.copy2(repo.git_dir / "index", index)  # its time keeps racy-git checks
+            git.run("add", "-A")
+        except (OSError, UserError):
+            index.unlink(missing_ok=True)
+            if head:
+                git.run("read-tree", head)
+            git.run("add", "-A")
+        tree = git.run("write-tree").strip()
+    return Git(repo.git_dir, repo.root), head or None, tree
+
+
+def commit_tree(git: Git, commit: str) -> str | None:
+    """The tree of ``commit``, or None if there is no such commit."""
+    out = git.run("rev-parse", "--verify", "-q", f"{commit}^{{tree}}", check=False).strip()
+    return out or None
+
+
+# --- reading trees -----------------------------------------------------------------------
+
+
+def _plumbing(repo_root: Path) -> Git:
+    return repo_at(Path(repo_root)).plumbing()
+
+
+def resolve_tree(git: Git, treeish: str) -> str:
+    """The tree id of a commit or tree name, or a clear error."""
+    out = git.run("rev-parse", "--verify", "-q", f"{treeish}^{{tree}}", check=False).strip()
+    if not out:
+        raise UserError(f"{treeish!r} names no commit or tree in this repository")
+    return out
+
+
+def read_tree(repo_root: Path, treeish: str) -> dict[str, TreeEntry]:
+    """Every file of a tree, recursively: exact path -> (mode, object id)."""
+    git = _plumbing(repo_root)
+    return _entries(git, resolve_tree(git, treeish))
+
+
+def _entries(git: Git, tree: str) -> dict[str, TreeEntry]:
+    out = git.run_bytes("ls-tree", "-r", "-z", "--full-tree", tree)
+    entries: dict[str, TreeEntry] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        mode, _kind, oid = meta.decode().split(" ")
+        entries[os.fsdecode(name)] = TreeEntry(mode, oid)
+    return entries
+
+
+def tree_changes(repo_root: Path, base: str, tree: str) -> list[FileChange]:
+    """Per-file status (A/M/D) and line counts from ``base`` to ``tree``, exact names."""
+    return tree_changes_in(_plumbing(repo_root), base, tree)
+
+
+def snapshot_diff(repo_root: Path, base: str, tree: str) -> str:
+    """The patch from ``base`` to ``tree`` (what ``patch.diff`` holds)."""
+    return tree_diff(_plumbing(repo_root), base, tree)
+
+
+# --- the disposable checkout -------------------------------------------------------------
+
+
+@contextmanager
+def disposable_checkout(repo_root: Path, treeish: str, *,
+                        parent: Path | None = None) -> Iterator[Path]:
+    """A throwaway folder holding exactly the files of ``treeish``, with no ``.git``.
+
+    The folder is made under ``parent`` (default: the system's temporary folder), outside
+    the repository, so git run inside it cannot discover the repository either. Files are
+    written byte for byte from git's objects: no filter, attribute or end-of-line
+    conversion applies. The folder is removed afterwards, whatever was written into it.
+    """
+    git = _plumbing(repo_root)
+    tree = resolve_tree(git, treeish)
+    holder = Path(tempfile.mkdtemp(prefix="baton-verify-", dir=parent))
+    root = holder / _folder_name(Path(repo_root).name)
+    try:
+        root.mkdir()
+        write_checkout(git, tree, root)
+        yield root
+    finally:
+        remove_folder(holder)
+
+
+def _folder_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".")
+    return cleaned or "checkout"
+
+
+def write_checkout(git: Git, tree: str, root: Path) -> int:
+    """Write every file of ``tree`` under the empty folder ``root``; returns the count."""
+    entries = _entries(git, tree)
+    made: set[str] = set()
+    by_blob: dict[str, list[tuple[str, str]]] = {}
+    for path, entry in entries.items():
+        parts = path.split("/")
+        for part in parts:
+            if part in ("", ".", "..") or part.rstrip(". ").casefold() in _FORBIDDEN_NAMES:
+                raise UserError(f"the tree {tree[:12]} holds an unsafe path {path!r}; "
+                                "baton will not check it out")
+        _make_dirs(root, parts[:-1], made)
+        if entry.mode == _GITLINK:
+            (root / path).mkdir()  # a submodule: an empty folder, as git checks it out
+            made.add(path)
+            continue
+        by_blob.setdefault(entry.oid, []).append((path, entry.mode))
+    if by_blob:
+        _write_blobs(git, root, by_blob)
+    return len(entries)
+
+
+def _make_dirs(root: Path, parts: list[str], made: set[str]) -> None:
+    for depth in range(1, len(parts) + 1):
+        rel = "/".join(parts[:depth])
+        if rel in made:
+            continue
+        target = root / rel
+        try:
+            os.mkdir(target)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(target).st_mode):
+                raise UserError(f"the tree holds both a file and a folder {rel!r}") from None
+        made.add(rel)
+
+
+def _write_blobs(git: Git, root: Path, by_blob: dict[str, list[tuple[str, str]]]) -> None:
+    """Stream every blob from one ``git cat-file --batch`` and write it at its paths."""
+    proc = git.popen("cat-file", "--batch")
+    assert proc.stdin is not None and proc.stdout is not None
+    order = list(by_blob)
+    stdin = proc.stdin
+
+    def feed() -> None:
+        try:
+            for oid in order:
+                stdin.write(oid.encode() + b"\n")
+            stdin.close()
+        except OSError:  # git died; the reader reports it
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for oid in order:
+            header = proc.stdout.readline().split()
+            if len(header) != 3 or header[1] != b"blob":
+                raise UserError(f"git could not read object {oid} "
+                                f"({b' '.join(header).decode(errors='replace') or 'no output'})")
+            size = int(header[2])
+            data = proc.stdout.read(size)
+            proc.stdout.read(1)  # the newline after the contents
+            for path, mode in by_blob[oid]:
+                _write_file(root / path, mode, data)
+    finally:
+        writer.join()
+        proc.stdout.close()
+        proc.wait()
+
+
+def _write_file(target: Path, mode: str, data: bytes) -> None:
+    if mode == _SYMLINK:
+        os.symlink(data, os.fsencode(target))
+        return
+    perms = 0o777 if mode == _EXECUTABLE else 0o666
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perms)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def remove_folder(path: Path) -> None:
+    """Remove a folder a command may have made hard to remove (read-only folders)."""
+    def retry(func, failed, _exc):  # type: ignore[no-untyped-def]
+        try:
+            os.chmod(os.path.dirname(failed), 0o700)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, 0o700)
+            func(failed)
+        except OSError:
+            pass
+
+    if path.exists() or path.is_symlink():
+        shutil.rmtree(path, onerror=retry)
+
+
+# --- drift ---------------------------------------------------------------------------------
+
+
+def drift_changes(checkout: Path, repo_root: Path, tree: str) -> list[Drifted]:
+    """Every file a command added, changed or deleted in ``checkout`` against ``tree``.
+
+    Contents are hashed as git hashes blobs (a command cannot hide a change by keeping
+    size and modification time); the executable bit and symlinks count; empty folders
+    do not (git does not track them).
+    """
+    git = _plumbing(repo_root)
+    entries = _entries(git, resolve_tree(git, tree))
+    algo = "sha256" if any(len(e.oid) == 64 for e in entries.values()) else "sha1"
+    gitlinks = {p for p, e in entries.items() if e.mode == _GITLINK}
+    found: list[Drifted] = []
+    seen: set[str] = set()
+    top = str(checkout)
+    for folder, dirs, files in os.walk(top):
+        rel_folder = os.path.relpath(folder, top)
+        prefix = "" if rel_folder == "." else rel_folder.replace(os.sep, "/") + "/"
+        keep = []
+        for name in dirs:
+            rel = prefix + name
+            full = os.path.join(folder, name)
+            if os.path.islink(full):
+                files.append(name)  # a symlink to a folder is a file to git
+            elif rel in gitlinks:
+                seen.add(rel)  # a submodule's folder: its content is not this tree's
+            else:
+                if rel in entries:
+                    found.append(Drifted("D", rel))  # a file replaced by a folder
+                    seen.add(rel)
+                keep.append(name)
+        dirs[:] = sorted(keep)
+        for name in sorted(files):
+            rel = prefix + name
+            seen.add(rel)
+            entry = entries.get(rel)
+            now = _entry_of(os.path.join(folder, name), algo)
+            if entry is None:
+                found.append(Drifted("A", rel))
+            elif now != entry:
+                found.append(Drifted("M", rel))
+    for rel in entries:
+        if rel not in seen:
+            found.append(Drifted("D", rel))
+    return sorted(found, key=lambda d: (d.path, d.status))
+
+
+def drift(checkout: Path, repo_root: Path, tree: str) -> list[str]:
+    """The paths a command added, changed or deleted in ``checkout`` against ``tree``."""
+    return [d.path for d in drift_changes(checkout, repo_root, tree)]
+
+
+def _entry_of(path: str, algo: str) -> TreeEntry | None:
+    """The (mode, blob id) git would record for the file at ``path``."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            return TreeEntry(_SYMLINK, _blob_id(os.readlink(os.fsencode(path)), algo))
+        if not stat.S_ISREG(st.st_mode):
+            return TreeEntry("special", "")
+        mode = _EXECUTABLE if st.st_mode & stat.S_IXUSR else "100644"
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            digest = hashlib.new(algo, b"blob %d\0" % size)
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        return TreeEntry(mode, digest.hexdigest())
+    except OSError:
+        return TreeEntry("unreadable", "")
+
+
+def _blob_id(data: bytes, algo: str) -> str:
+    return hashlib.new(algo, b"blob %d\0" % len(data) + data).hexdigest()
