@@ -85,6 +85,7 @@ def test_a_failing_first_patch_goes_back_and_the_fix_lands_after_one_round(baton
     assert "exited 1; 4 collected, 4 run, 1 failed" in summary
     assert "### Fix rounds" in summary and "| 1 | " in summary and "| passed | none |" in summary
     assert "already passed on the base commit" not in summary
+    assert "| fix 1 | 1 | " in summary and "- Fix round 1, round 1: correct and tested" in summary
     show = subprocess.run(["git", "show", f"{result['branch']}:calc.py"], cwd=buggy_repo,
                           capture_output=True, text=True).stdout
     assert "return min(max(x, lo), hi)\n" in show

@@ -150,6 +150,7 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "drift": _drift(events),
         **_evidence_context(events),
     }
+    _label_fix_reviews(reviews, events)
     return context
 
 
@@ -267,6 +268,17 @@ def _commands(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any
              "reason_not_run": _first(i.get("reason_not_run")) or "",
              "log": _first(i.get("evidence_file"))}
             for i in items]
+
+
+def _label_fix_reviews(reviews: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    """A fix round's reviews are numbered after the packets: name them as fix rounds."""
+    fixes = {_ordinal(e.get("packet")): _ordinal(e.get("fix_round"))
+             for e in events if e.get("type") == "fix.start"}
+    for row in reviews:
+        number = fixes.get(row["packet"]) if row["packet"] is not None else None
+        if number is not None:
+            row["fix_round"] = number
+            row["label"] = f"fix {number}"
 
 
 def _evidence_context(events: list[dict[str, Any]]) -> dict[str, Any]:
