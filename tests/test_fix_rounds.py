@@ -7,6 +7,7 @@ and reviewer answer from a script over real HTTP through the fake gateway.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,51 @@ def test_a_budget_stop_inside_a_fix_round_resumes_to_go(baton, buggy_repo):
     assert len(keys) == len(set(keys)) == 5  # nothing recorded was asked again
     assert [e["outcome"] for e in of(run_dir, "fix.end")] == ["passed"]
     assert len(of(run_dir, "base.command")) == 1  # the base run is not repeated
+
+
+def test_killed_at_every_step_of_the_fix_round_then_resumed_ends_in_the_same_go(baton,
+                                                                                 tmp_path):
+    """SIGKILL at each trace step from the first verification on, then ``baton resume``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from test_crash_resume import kill, start_baton, trace_lines
+
+    answers = script([WRONG_FIX, FIX_THE_FIX], [approve(), approve()])
+    for entries in answers["models"].values():
+        for entry in entries:
+            entry["latency_s"] = 0.2
+    baton.serve(answers)
+    reference_repo = make_buggy_repo(tmp_path / "reference")
+    proc = run(baton, reference_repo)
+    assert proc.returncode == 0, proc.stderr
+    reference = run_json(proc)
+    kinds = [e["type"] for e in events(Path(reference["run_dir"]))]
+    first = kinds.index("command")
+    points = list(range(first, len(kinds) - 1))  # kill once the trace has this many lines
+    expected = subprocess.run(["git", "show", f"{reference['branch']}:calc.py"],
+                              cwd=reference_repo, capture_output=True, text=True).stdout
+
+    def crash(lines: int) -> str:
+        repo = make_buggy_repo(tmp_path / f"crash{lines}")
+        proc = start_baton(baton, repo, "run", TASK, "--json")
+        runs = repo / ".baton" / "runs"
+        while proc.poll() is None and not (runs.is_dir() and any(runs.iterdir())):
+            time.sleep(0.002)
+        run_dir = next(runs.iterdir())
+        while proc.poll() is None and len(trace_lines(run_dir)) < lines:
+            time.sleep(0.002)
+        kill(proc)
+        resumed = baton("resume", run_dir.name, "--json", cwd=repo)
+        if resumed.returncode != 0:
+            return f"{lines}: exit {resumed.returncode}: {resumed.stderr[-500:]}"
+        result = run_json(resumed)
+        got = subprocess.run(["git", "show", f"{result['branch']}:calc.py"], cwd=repo,
+                             capture_output=True, text=True).stdout
+        ends = [e["outcome"] for e in events(run_dir) if e["type"] == "fix.end"]
+        if result["decision"] != "go" or got != expected or ends != ["passed"]:
+            return f"{lines}: {result['decision']}, fix.end {ends}, calc.py {got!r}"
+        return ""
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        problems = [p for p in pool.map(crash, points) if p]
+    assert not problems, "\n".join(problems)
