@@ -1,11 +1,24 @@
-"""Time `baton.runs.stats.summarize` on many synthetic traces.
+"""`trace summary` over many traces, beside DuckDB on the same files.
 
-    .venv/bin/python benchmarks/bench_trace.py [--events 1000000] [--per-run 500] [--keep DIR]
+    .venv/bin/python benchmarks/bench_trace.py [--events 1000000] [--per-run 500]
+        [--dir DIR] [--rounds 10] [--by model] [--duckdb-auto] [--before-rounds 1]
 
-Writes ``events / per-run`` run folders (``<dir>/<run-id>/trace.jsonl``) with the event mix
-of a real run (model calls with every field, verdicts, commands, edits, packets,
-decisions), then summarizes them by model, by role and by run, printing events per second
-and peak memory. Not part of the test suite.
+Generates (once, on demand; never in CI) ``events / per-run`` run folders
+``<dir>/<run-id>/trace.jsonl`` with the event mix of a real run (model calls with every
+field, verdicts, commands, edits, packets, decisions) and, as a run's close leaves it, each
+run's ``trace.summary.json``. With ``--dir`` the fixture is kept there and reused by later
+runs of this script; without it, it goes to a temporary folder removed at the end.
+
+Then, in interleaved rounds (each measurement in its own process, so memory is that
+process's peak): ``summarize`` using the run summaries; ``summarize`` reading every trace
+in full (the raw path, as with no summaries); and DuckDB over the same files with explicit
+columns (its fastest form; ``--duckdb-auto`` adds ``read_json_auto``). Prints medians with
+their spread (min-max), each beside its goal (issue 18: summaries at or below DuckDB, raw
+path within 2x DuckDB, both well under 100 MB), and checks that every figure agrees.
+``--before-rounds N`` also times the line-by-line reader (the reader before issue 18).
+
+DuckDB is only a benchmark dependency: ``.venv/bin/python -m pip install duckdb`` (or
+``-e '.[bench]'``); without it the DuckDB rows are skipped.
 """
 
 from __future__ import annotations
@@ -15,14 +28,14 @@ import json
 import random
 import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 from baton.runs import trace as T
-from baton.runs.stats import summarize
 
 ROLES = {"planner": "openai/gpt-5", "implementer": "qwen/qwen3-coder",
          "reviewer": "anthropic/claude-sonnet-4.5", "verifier": "google/gemini-2.5-flash"}
@@ -102,46 +115,206 @@ def generate(base: Path, total: int, per_run: int) -> tuple[int, int]:
     return written, index
 
 
-def bench(base: Path, events: int, by: str, trace_memory: bool) -> None:
-    if trace_memory:
-        tracemalloc.start()
+MARKER = "fixture.json"
+DUCKDB_COLUMNS = ("{type: 'VARCHAR', run_id: 'VARCHAR', \"gen_ai.request.model\": 'VARCHAR', "
+                  "outcome: 'VARCHAR', latency_s: 'DOUBLE', cost_usd: 'DOUBLE', "
+                  "\"gen_ai.usage.input_tokens\": 'BIGINT', "
+                  "\"gen_ai.usage.output_tokens\": 'BIGINT', "
+                  "\"gen_ai.usage.cache_read.input_tokens\": 'BIGINT'}")
+DUCKDB_QUERY = """
+SELECT "gen_ai.request.model" AS model, count(*) AS calls,
+       count(*) FILTER (WHERE outcome = 'ok') AS ok,
+       quantile_disc(latency_s, 0.5) AS p50, quantile_disc(latency_s, 0.95) AS p95,
+       avg(latency_s) AS mean, max(latency_s) AS max,
+       coalesce(sum("gen_ai.usage.input_tokens"), 0) AS input_tokens,
+       coalesce(sum("gen_ai.usage.output_tokens"), 0) AS output_tokens,
+       coalesce(sum(cost_usd), 0) AS cost_usd, count(*) - count(cost_usd) AS unknown_cost_calls
+FROM {source} WHERE type = 'model.call' GROUP BY 1 ORDER BY 1
+"""
+KINDS = {
+    "baton, run summaries": "baton",
+    "baton, raw traces": "baton-raw",
+    "duckdb, explicit columns": "duckdb-columns",
+    "duckdb, read_json_auto": "duckdb-auto",
+    "baton before (line by line)": "baton-before",
+}
+
+
+def prepare(base: Path, total: int, per_run: int) -> None:
+    """The fixture in ``base``, generated unless a matching one is already there."""
+    wanted = {"events": total, "per_run": per_run, "summaries": 1}
+    marker = base / MARKER
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+        print(f"reusing the fixture in {base}")
+        return
+    if base.exists() and any(base.iterdir()):
+        raise SystemExit(f"{base} is not empty and holds no matching fixture; give an empty "
+                         "or new --dir")
+    from baton.runs.statcache import write_summary
+
     started = time.perf_counter()
-    summary = summarize([base], by=by)  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - started
-    peak = ""
-    if trace_memory:
-        _, peak_bytes = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        peak = (f", peak traced memory {peak_bytes / 2**20:.1f} MiB "
-                "(tracemalloc slows Python several times: read the speed from the lines above)")
-    assert summary.events == events, (summary.events, events)
-    print(f"--by {by:<5}: {events:,} events, {summary.files:,} files, "
-          f"{summary.totals.calls:,} calls in {elapsed:.2f} s "
-          f"= {events / elapsed:,.0f} events/s{peak}")
+    written, runs = generate(base, total, per_run)
+    for trace in sorted(base.glob("*/trace.jsonl")):
+        write_summary(trace)  # what closing the run leaves beside its trace
+    marker.write_text(json.dumps(wanted))
+    print(f"generated {written:,} events in {runs:,} runs (with their summaries) under {base} "
+          f"in {time.perf_counter() - started:.1f} s")
+
+
+def measure(kind: str, base: Path, by: str) -> dict:
+    """One measurement, in this process: time, CPU, figures by model."""
+    if kind.startswith("duckdb"):
+        import duckdb
+
+        glob = str(base / "*" / "trace.jsonl")
+        source = (f"read_json_auto('{glob}', format='newline_delimited')"
+                  if kind == "duckdb-auto" else
+                  f"read_json('{glob}', format='newline_delimited', columns={DUCKDB_COLUMNS})")
+        con = duckdb.connect()
+        started, cpu = time.perf_counter(), time.process_time()
+        rows = con.execute(DUCKDB_QUERY.format(source=source)).fetchall()
+        events = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]  # not timed
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        names = ["key", "calls", "ok", "p50", "p95", "mean", "max", "input_tokens",
+                 "output_tokens", "cost_usd", "unknown_cost_calls"]
+        groups = [dict(zip(names, row, strict=True)) for row in rows]
+    else:
+        from baton.runs.stats import summarize, summarize_line_by_line
+
+        started, cpu = time.perf_counter(), time.process_time()
+        if kind == "baton-before":
+            summary = summarize_line_by_line([base], by=by)  # type: ignore[arg-type]
+        else:
+            summary = summarize([base], by=by, cached=kind == "baton")  # type: ignore[arg-type]
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        data = summary.to_dict()
+        events = data["events"]
+        groups = [{"key": g["key"], "calls": g["calls"], "ok": g["ok"],
+                   **{k: g["latency_s"][k] for k in ("p50", "p95", "mean", "max")},
+                   **{k: g[k] for k in ("input_tokens", "output_tokens", "cost_usd",
+                                         "unknown_cost_calls")}} for g in data["groups"]]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall": elapsed, "cpu": cpu, "rss_mib": rss, "events": events, "groups": groups}
+
+
+def _run(kind: str, base: Path, by: str) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--measure", kind, "--dir", str(base),
+                           "--by", by], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def _agree(a: list[dict], b: list[dict]) -> list[str]:
+    """Differences between two sets of figures (DuckDB's float sums and means may differ in
+    the last bits: they are compared to 1e-9 relative; everything else exactly)."""
+    problems = []
+    if [g["key"] for g in a] != [g["key"] for g in b]:
+        return [f"groups differ: {[g['key'] for g in a]} vs {[g['key'] for g in b]}"]
+    for x, y in zip(a, b, strict=True):
+        for name in x:
+            u, v = x[name], y[name]
+            if name in ("cost_usd", "mean"):
+                ok = abs(u - v) <= 1e-9 * max(1.0, abs(u)) + (5e-5 if name == "mean" else 0)
+            else:
+                ok = u == v
+            if not ok:
+                problems.append(f"{x['key']} {name}: {u} vs {v}")
+    return problems
+
+
+def _spread(values: list[float], scale: float = 1.0, unit: str = "s") -> str:
+    med = statistics.median(values) * scale
+    return f"{med:7.2f} {unit} ({min(values) * scale:.2f}-{max(values) * scale:.2f})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--per-run", type=int, default=500)
-    parser.add_argument("--keep", type=Path, help="write the traces here and keep them")
+    parser.add_argument("--dir", type=Path, help="keep (and reuse) the fixture here")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--by", default="model", choices=["model"])
+    parser.add_argument("--duckdb-auto", action="store_true",
+                        help="also time DuckDB's read_json_auto (slower than explicit columns)")
+    parser.add_argument("--before-rounds", type=int, default=0,
+                        help="also time the line-by-line reader this many times")
+    parser.add_argument("--measure", choices=sorted(KINDS.values()), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    base = args.keep or Path(tempfile.mkdtemp(prefix="baton-bench-"))
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.dir, args.by)))
+        return 0
+    base = args.dir or Path(tempfile.mkdtemp(prefix="baton-bench-"))
     try:
-        started = time.perf_counter()
-        written, runs = generate(base, args.events, args.per_run)
-        print(f"generated {written:,} events in {runs:,} runs "
-              f"under {base} in {time.perf_counter() - started:.1f} s")
-        for by in ("model", "role", "run"):
-            bench(base, written, by, trace_memory=False)
-        bench(base, written, "model", trace_memory=True)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"max resident set size of this process: {rss / 1024:.0f} MiB "
-              "(includes generating the traces)")
+        prepare(base, args.events, args.per_run)
+        try:
+            import duckdb  # noqa: F401
+            have_duckdb = True
+        except ImportError:
+            have_duckdb = False
+            print("duckdb is not installed (`.venv/bin/python -m pip install duckdb`): "
+                  "its rows are skipped")
+        kinds = ["baton", "baton-raw"]
+        if have_duckdb:
+            kinds.append("duckdb-columns")
+            if args.duckdb_auto:
+                kinds.append("duckdb-auto")
+        results: dict[str, list[dict]] = {kind: [] for kind in kinds}
+        for number in range(args.rounds):
+            for kind in kinds:
+                results[kind].append(_run(kind, base, args.by))
+            print(f"  round {number + 1}/{args.rounds}: " + ", ".join(
+                f"{kind} {results[kind][-1]['wall']:.2f}s" for kind in kinds), flush=True)
+        for _ in range(args.before_rounds):
+            results.setdefault("baton-before", []).append(_run("baton-before", base, args.by))
+        _report(results, args)
     finally:
-        if args.keep is None:
+        if args.dir is None:
             shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def _report(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
+    names = {v: k for k, v in KINDS.items()}
+    first = results["baton"][0]
+    print(f"\ntrace summary --by {args.by} over {first['events']:,} events; median (min-max) "
+          f"of {args.rounds} interleaved rounds, each in its own process")
+    duck = None
+    for ref in ("duckdb-columns", "duckdb-auto"):
+        if ref in results:
+            duck = ref if duck is None or (statistics.median(r["wall"] for r in results[ref])
+                                           < statistics.median(r["wall"] for r in results[duck])
+                                           ) else duck
+    duck_wall = statistics.median(r["wall"] for r in results[duck]) if duck else None
+    goals = {"baton": (1.0, "<= DuckDB"), "baton-raw": (2.0, "<= 2x DuckDB")}
+    for kind, runs in results.items():
+        walls = [r["wall"] for r in runs]
+        cpus = [r["cpu"] for r in runs]
+        line = (f"  {names[kind]:<30} wall {_spread(walls)}  CPU {_spread(cpus)}"
+                f"  peak {_spread([r['rss_mib'] for r in runs], unit='MiB')}")
+        if duck_wall and kind != duck:
+            ratio = statistics.median(walls) / duck_wall
+            line += f"  {ratio:.2f}x {names[duck]}"
+            if kind in goals:
+                limit, text = goals[kind]
+                peak = statistics.median(r["rss_mib"] for r in runs)
+                met = ratio <= limit and peak < 100
+                line += f"  goal {text}, < 100 MiB: {'ok' if met else 'MISSED'}"
+        print(line)
+    problems = []
+    for kind, runs in results.items():
+        for run in runs:
+            if run["events"] != first["events"]:
+                problems.append(f"{kind}: {run['events']} events, not {first['events']}")
+            exact = kind.startswith("baton")
+            if exact and run["groups"] != first["groups"]:
+                problems.append(f"{kind}: figures differ from the run summaries' figures")
+            elif not exact:
+                problems += [f"{kind}: {p}" for p in _agree(first["groups"], run["groups"])]
+    print("figures: " + ("every measurement agrees (baton's exactly; DuckDB's float sums "
+                         "and means to 1e-9)" if not problems else "DISAGREE"))
+    for problem in problems[:20]:
+        print(f"  {problem}")
 
 
 if __name__ == "__main__":

@@ -72,10 +72,10 @@ class Baton:
         self.tmp = tmp_path
         self.gateway: FakeGateway | None = None
 
-    def serve(self, script: dict) -> FakeGateway:
+    def serve(self, script: dict, **options) -> FakeGateway:
         if self.gateway is not None:
             self.gateway.stop()
-        self.gateway = FakeGateway(script).start()
+        self.gateway = FakeGateway(script, **options).start()
         user = self.tmp / "user-config.toml"
         user.write_text(f'[endpoints.default]\nbase_url = "{self.gateway.base_url}"\n'
                         'api_key_env = "BATON_TEST_API_KEY"\n'

@@ -206,7 +206,9 @@ def test_a_canary_key_echoed_by_a_command_is_in_no_run_file(baton, sample_repo, 
     proc = run(baton, sample_repo, "--config", str(cfg))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = Path(run_json(proc)["run_dir"])
-    (first,) = [e for e in events(run_dir) if e["type"] == "command" and e["ran"]]
+    # --config's verify commands run after the repository's own (they no longer replace them)
+    (first,) = [e for e in events(run_dir) if e["type"] == "command" and e["ran"]
+                and "key=" in e["command"]]
     assert first["exit_code"] == 0
     log = (run_dir / first["evidence_file"]).read_text()
     assert "key=" in log  # the command ran and printed; the key itself never shows
@@ -249,7 +251,7 @@ def test_a_runaway_command_is_killed_at_the_timeout_with_nothing_left(baton, sam
         assert result["decision"] == "no-go"
         assert any("timed out" in reason for reason in result["reasons"]), result["reasons"]
         (event,) = [e for e in events(Path(result["run_dir"])) if e["type"] == "command"
-                    and e["ran"]]
+                    and e["ran"] and marker in e["command"]]
         assert event["timed_out"] and 2 <= event["duration_s"] < 15, event
         assert elapsed < 30
         assert processes_with(marker) == []

@@ -6,7 +6,8 @@
     │   └── RunNotFound             no such run in this repo
     ├── ProviderError               the model endpoint failed after retries (exit 2)
     ├── WorkflowError               a gate failed in a way that is an error, not a no-go (exit 2)
-    │   └── ModelOutputError        a model's output could not be used (after repair)
+    │   ├── ModelOutputError        a model's output could not be used (after repair)
+    │   └── PromptTooLarge          a prompt passed max_prompt_bytes; nothing was sent
     ├── EditError                   edits could not be applied (reason shown to the implementer)
     ├── BudgetExhausted             a hard limit would be crossed; the run pauses (exit 4)
     ├── AwaitingApproval            a human must approve; the run pauses (exit 3)
@@ -51,6 +52,10 @@ class WorkflowError(BatonError):
 
 class ModelOutputError(WorkflowError):
     """A model's output could not be parsed or validated, even after a repair request."""
+
+
+class PromptTooLarge(WorkflowError):
+    """A prompt would pass ``max_prompt_bytes``; it was not sent."""
 
 
 class EditError(BatonError):

@@ -18,6 +18,7 @@ from baton.config import ROLES, load_config
 from baton.errors import UserError
 from baton.runs.store import find_repo_root
 from baton.runs.trace import TraceWriter, now_iso
+from baton.secrets import SecretMasker, key_values
 from baton.workspace.detect import detect_test_commands
 from baton.workspace.git import tracked_files
 from baton.workspace.repomap import key_files, repo_map
@@ -89,7 +90,9 @@ def write_packets(task: str, title: str, repo: Path, out: Path, *, force: bool =
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise UserError(f"{out} exists and is not empty; choose another --out or pass --force")
     root = find_repo_root(repo)
-    config = load_config(root, environ=dict(os.environ if environ is None else environ))
+    env = dict(os.environ if environ is None else environ)
+    config = load_config(root, environ=env)
+    masker = SecretMasker(env, extra=key_values(config, env))
     routes = config.policy_routes()
     commands, source = config.verify_commands, "from configuration"
     if not commands:
@@ -104,8 +107,9 @@ def write_packets(task: str, title: str, repo: Path, out: Path, *, force: bool =
         "verify_commands": commands, "verify_commands_source": source,
     }
     for number, role in enumerate(ROLES, 1):
-        messages = _packet_messages(role, task, root, files, config.repo_map_bytes,
-                                    config.max_packets, config.max_review_rounds)
+        messages = masker.mask_obj(_packet_messages(role, task, root, files,
+                                                    config.repo_map_bytes, config.max_packets,
+                                                    config.max_review_rounds))
         header = (f"Role: **{role}** (step {number} of {len(ROLES)})  \n"
                   f"Model this role would use: `{routes[role].model}`  \n"
                   f"Completion gate: {GATES[role]}\n\n"

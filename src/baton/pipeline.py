@@ -34,10 +34,10 @@ from baton.runs.store import (
     write_workflow,
 )
 from baton.runs.trace import TraceWriter, now_iso, read_events
-from baton.secrets import SecretMasker
+from baton.secrets import SecretMasker, key_values
 from baton.workspace.git import create_worktree, head_commit, open_worktree, repo_git
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, safe_parts
-from baton.workspace.sandbox import end_orphaned_command
+from baton.workspace.sandbox import end_orphaned_command, sandbox_notice
 from baton.workspace.snapshot import Snapshot, freeze, snapshot_diff, tree_changes
 from baton.workspace.verify import remove_stale_checkout, verify
 
@@ -135,7 +135,8 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
         "routes": {role: r.model_dump() for role, r in routes.items()},
         "config_file": str(config_file) if config_file else None,
         # flags are remembered for resume, with any secret in them masked
-        "overrides": SecretMasker(environ).mask_obj(overrides or {}),
+        "overrides": SecretMasker(environ, extra=key_values(config, environ)).mask_obj(
+            overrides or {}),
         "state": "running", "decision": None,
         "created": now_iso(), "updated": now_iso(), "packets": None, "approval": None,
     }
@@ -144,10 +145,27 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
                    Budget(config.limits, config.role_limits))
     ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
              repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
-             routes=workflow["routes"])
+             routes=workflow["routes"], verify_commands=_verify_origins(config))
+    warnings += _sandbox_warning(ctx)
     result = _drive(ctx, task)
     result.warnings = warnings + result.warnings
     return result
+
+
+def _verify_origins(config: Config) -> list[dict[str, str]]:
+    """The configured verify commands and where each came from (none replaces another)."""
+    origins = config.verify_origins
+    return [{"command": c, "from": origins[i] if i < len(origins) else "default"}
+            for i, c in enumerate(config.verify_commands)]
+
+
+def _sandbox_warning(ctx: RunContext) -> list[str]:
+    """Say at the start of every run, in the trace too, when commands run unsandboxed."""
+    notice = sandbox_notice(ctx.config.sandbox)
+    if notice is None:
+        return []
+    ctx.emit("sandbox", requested=ctx.config.sandbox, used="none", warning=notice)
+    return [notice]
 
 
 def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
@@ -164,7 +182,8 @@ def _context(run_id, run_dir, repo_root, config, routes, worktree, environ, prog
     trace = TraceWriter(run_dir / "trace.jsonl", run_id)
     ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
                      routes=routes, worktree=worktree, trace=trace, budget=budget,
-                     masker=SecretMasker(environ), environ=environ, progress=progress)
+                     masker=SecretMasker(environ, extra=key_values(config, environ)),
+                     environ=environ, progress=progress)
     try:
         ctx.lock()
     except BatonError:
@@ -263,7 +282,9 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
                    progress, Budget(config.limits, config.role_limits))
     warnings = ["the trace ended in a torn line (a crash mid-write); it was cut off"] \
         if ctx.trace.repaired else []
-    events = read_events(run_dir / "trace.jsonl", warn=False)
+    problems: list[str] = []
+    events = read_events(run_dir / "trace.jsonl", warn=False, problems=problems)
+    warnings += problems
     ctx.recorded, ctx.emitted, ctx.cut_off = load_replay(events)
     ctx.snapshot_recorded = recorded_snapshot(events)
     ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
@@ -282,6 +303,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
                                    state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
              recorded_calls=len(ctx.recorded))
+    warnings += _sandbox_warning(ctx)
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
     return result

@@ -11,9 +11,10 @@ from baton.evidence.beforeafter import prompt_results
 from baton.models import Plan, PlanPacket, Verdict
 from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
+from baton.secrets import secret_file_pattern
 from baton.workspace.edits import AppliedEdits, apply_edits, parse_edits
 from baton.workspace.repomap import key_files, repo_map
-from baton.workspace.safepaths import UnsafePathError, check_path
+from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, check_path, safe_parts
 
 
 def plan_task(ctx: RunContext, task: str) -> Plan:
@@ -69,10 +70,39 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _file_context(root: Path, paths: list[str]) -> list[dict]:
-    """Current content of the named files; a path that leaves the worktree is never read."""
+# Share of max_prompt_bytes the implementer's file contents may fill; the rest is the task,
+# the plan, the reviewer's fixes and the instructions.
+FILES_SHARE = 0.75
+
+
+def withheld_reason(rel: str, protected: list[str]) -> str | None:
+    """Why a file is never sent to a model (a secret-file name, a protected path), or None."""
+    pattern = secret_file_pattern(rel)
+    if pattern is not None:
+        return (f"withheld: the name matches the secret-file pattern {pattern!r}; baton "
+                "never sends such files to a model")
+    try:
+        safe_parts(rel, protected, MAX_PATH_CHARS)
+    except UnsafePathError as exc:
+        if "protected" in exc.reason:
+            return f"withheld: {exc.reason} (protected_paths); baton never sends it to a model"
+    return None
+
+
+def _file_context(root: Path, paths: list[str], *, protected: list[str] | None = None,
+                  budget_bytes: int | None = None) -> list[dict]:
+    """Current content of the named files, within a byte budget (cut with a visible note).
+
+    A path that leaves the worktree is never read; a secret-looking or protected file is
+    withheld, and the prompt says so.
+    """
     out = []
+    left = budget_bytes
     for rel in paths:
+        reason = withheld_reason(rel, protected or [])
+        if reason is not None:
+            out.append({"path": rel, "exists": True, "content": "", "refused": reason})
+            continue
         try:
             path = check_path(root, rel)
         except UnsafePathError as exc:
@@ -81,11 +111,25 @@ def _file_context(root: Path, paths: list[str]) -> list[dict]:
             continue
         try:
             exists = path.is_file()
-            content = path.read_text(encoding="utf-8", errors="replace") if exists else ""
+            content = _read_within(path, left) if exists else ""
         except OSError:
             exists, content = False, ""
+        if left is not None and exists:
+            left = max(0, left - len(content.encode("utf-8")))
         out.append({"path": rel, "exists": exists, "content": content, "refused": ""})
     return out
+
+
+def _read_within(path: Path, left: int | None) -> str:
+    """The file's text, or as much as fits in ``left`` bytes with a note saying it was cut."""
+    size = path.stat().st_size
+    if left is None or size <= left:
+        return path.read_text(encoding="utf-8", errors="replace")
+    with path.open("rb") as fh:
+        head = fh.read(left).decode("utf-8", errors="ignore")
+    return (f"{head}\n[baton: cut here: the file is {size} bytes and only {left} more bytes "
+            "of file content fit in this prompt (max_prompt_bytes); name fewer files or "
+            "raise the limit to see the rest]")
 
 
 @dataclass
@@ -105,7 +149,9 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
     for attempt in range(1, ctx.config.max_edit_attempts + 1):
         messages = prompts.render(
             "implementer", task=task, plan_text=plan_text(plan), packet=packet,
-            packet_index=index, packet_count=count, files=_file_context(root, names),
+            packet_index=index, packet_count=count,
+            files=_file_context(root, names, protected=ctx.config.protected_paths,
+                                budget_bytes=int(ctx.config.max_prompt_bytes * FILES_SHARE)),
             required_fixes=fixes, round=round_, edit_error=error,
             base_results=prompt_results(ctx.baseline) if round_ == 1 and not fixes else [],
         )
@@ -122,7 +168,7 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
             continue
         ctx.emit("edits.applied", key=f"edits.applied/{key}", packet=index, round=round_,
                  files=applied.files, added=applied.added, removed=applied.removed,
-                 outside_plan=applied.outside_plan)
+                 outside_plan=applied.outside_plan, tolerances=applied.tolerances)
         return PatchResult(applied)
     return PatchResult(None, error)
 

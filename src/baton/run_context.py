@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.config import Config, Route
-from baton.errors import RunLocked
+from baton.errors import PromptTooLarge, RunLocked
 from baton.llm.budget import Budget
 from baton.llm.pricing import call_cost, reported_cost, unit_price
 from baton.llm.provider import ChatRequest, Completion, OpenAIProvider, Provider, resolve_api_key
@@ -28,6 +28,10 @@ from baton.runs.store import read_workflow, write_workflow
 from baton.secrets import SecretMasker
 from baton.workspace.git import Worktree
 from baton.workspace.snapshot import Snapshot
+
+# A single call reported to cost more than this is not believed: the budget is charged
+# this much (so any cost limit stops the run) and the trace says so.
+ABSURD_COST_USD = 1_000_000.0
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -124,6 +128,9 @@ class RunContext:
         from baton.prompts import as_markdown
 
         route = self.routes[role]
+        # What is sent is exactly what packets/ shows: secrets masked in both.
+        messages = self.masker.mask_obj(messages)
+        check_prompt_size(messages, self.config.max_prompt_bytes, role)
         number = self._next_number()
         prompt_file = f"packets/{number:02d}-{role}.md"
         response_file = f"responses/{number:02d}-{role}.md"
@@ -164,8 +171,21 @@ class RunContext:
         }
         if done is None:
             err = attempt.error
-            self.budget.record(role, input_tokens=None, output_tokens=None, cost_usd=0.0,
-                               wall_s=attempt.latency_s)
+            if err is not None and err.billed:
+                # A response cut off at the size bound was produced, and may be billed:
+                # the budget counts the call's worst case.
+                price = unit_price(attempt.model, self.config.prices)
+                charge: dict[str, Any] = {
+                          "input_tokens": estimate, "output_tokens": route.max_tokens,
+                          "cost_usd": price.cost(estimate, route.max_tokens) if price else None,
+                          "reason": "the response was cut off at its size bound: the budget "
+                                    "is charged the worst case"}
+                fields["budget_charge"] = charge
+                self.budget.record(role, input_tokens=estimate, output_tokens=route.max_tokens,
+                                   cost_usd=charge["cost_usd"], wall_s=attempt.latency_s)
+            else:
+                self.budget.record(role, input_tokens=None, output_tokens=None, cost_usd=0.0,
+                                   wall_s=attempt.latency_s)
             fields.update(outcome="error", error=str(err),
                           status_code=err.status_code if err else None,
                           cost_usd=0.0, cost_source="no-usage")
@@ -176,8 +196,15 @@ class RunContext:
             cached_tokens=done.cached_tokens or 0,
             reported_usd=reported_cost(done.usage, done.headers), prices=self.config.prices,
         )
-        charge = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
-        if charge:
+        problems = list(done.usage_problems)
+        if cost.usd is not None and cost.usd > ABSURD_COST_USD:
+            problems.append(f"cost={cost.usd:.6g}")
+            cost = type(cost)(ABSURD_COST_USD, cost.source)
+        if problems:
+            fields["usage_rejected"] = problems
+        worst = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
+        if worst:
+            charge = worst
             fields["budget_charge"] = charge
             self.budget.record(role, input_tokens=charge["input_tokens"],
                                output_tokens=charge["output_tokens"],
@@ -202,10 +229,11 @@ class RunContext:
 
     def _charge_without_usage(self, model: str, route: Route, done: Completion,
                               cost_usd: float | None, estimate: int) -> dict[str, Any] | None:
-        """When the provider reported no usage, charge the budget the call's worst case.
+        """When the provider reported no usable usage, charge the budget the worst case.
 
         The trace keeps the unknown as unknown; only the budget counts the worst case, so a
-        gateway that omits usage cannot make a hard limit silently stop holding.
+        gateway that omits usage, or reports negative, non-finite or absurd counts, cannot
+        make a hard limit silently stop holding.
         """
         if done.input_tokens is not None and done.output_tokens is not None:
             return None
@@ -215,7 +243,10 @@ class RunContext:
                 "output_tokens": done.output_tokens if done.output_tokens is not None
                 else route.max_tokens,
                 "cost_usd": cost_usd if cost_usd is not None else worst,
-                "reason": "the provider reported no usage: the budget is charged the worst case"}
+                "reason": ("the provider reported unusable usage ("
+                           + ", ".join(done.usage_problems) + ")" if done.usage_problems
+                           else "the provider reported no usage")
+                + ": the budget is charged the worst case"}
 
     # -- exclusive access ------------------------------------------------------------
 
@@ -240,17 +271,31 @@ class RunContext:
             self._lock_fd = None
 
 
+def check_prompt_size(messages: list[dict[str, str]], max_bytes: int, role: str) -> None:
+    """Refuse a prompt larger than ``max_prompt_bytes`` with what to do about it."""
+    size = sum(len(str(m.get("content", "")).encode("utf-8")) for m in messages)
+    if size > max_bytes:
+        raise PromptTooLarge(
+            f"the {role} prompt is {size} bytes, over max_prompt_bytes={max_bytes}; nothing "
+            "was sent. Name fewer or smaller files in the task, lower repo_map_bytes, or "
+            "raise max_prompt_bytes in your user config."
+        )
+
+
 def load_replay(events: list[dict[str, Any]]) -> tuple[dict[str, str], set[str], set[str]]:
     """Recorded responses by call key, keys of steps already traced, cut-off call keys."""
     recorded: dict[str, str] = {}
     emitted: set[str] = set()
     cut_off: set[str] = set()
     for event in events:
+        key, response = event.get("call_key"), event.get("response_file")
         if event.get("type") == "model.call" and event.get("outcome") == "ok":
-            if event.get("call_key") and event.get("response_file"):
-                recorded[event["call_key"]] = event["response_file"]
-                if "length" in (event.get(T.FINISH_REASONS) or []):
-                    cut_off.add(event["call_key"])
-        if event.get("step"):
-            emitted.add(event["step"])
+            if isinstance(key, str) and isinstance(response, str) and key and response:
+                recorded[key] = response
+                reasons = event.get(T.FINISH_REASONS)
+                if isinstance(reasons, list) and "length" in reasons:
+                    cut_off.add(key)
+        step = event.get("step")
+        if isinstance(step, str) and step:
+            emitted.add(step)
     return recorded, emitted, cut_off

@@ -1,14 +1,18 @@
 """Mask secrets in text before it reaches any artifact (trace, logs, reports).
 
-Two sources of secrets: the values of environment variables whose names look secret
-(``OPENAI_API_KEY``, ``GITHUB_TOKEN``, ...), and well-known token shapes (``sk-...``,
-``ghp_...``, ``AKIA...``, bearer tokens, ``Authorization:`` headers, Slack tokens).
+Three sources of secrets: the values of environment variables whose names look secret
+(``OPENAI_API_KEY``, ``GITHUB_TOKEN``, ...), the values of the variables the configuration
+names as key variables (``api_key_env``, whatever the name; see :func:`key_values`), and
+well-known shapes (``sk-...``, ``ghp_...``, ``AKIA...``, bearer tokens, ``Authorization:``
+headers, Slack tokens, the user-info part of a URL such as ``https://user:pass@host``, and
+PEM / OpenSSH private key blocks).
 Masking megabytes takes milliseconds: literal values go through ``str.replace`` and each
 token shape is one small regex run only when its leading literal occurs in the text.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -18,6 +22,9 @@ from typing import Any
 __all__ = [
     "MASK",
     "SecretMasker",
+    "key_values",
+    "secret_file_pattern",
+    "remember_secret",
     "looks_secret_name",
     "looks_secret_value",
     "secret_env_names",
@@ -62,7 +69,67 @@ _RULES = (
         r"(?P<keep>(?:[Aa]uthorization|AUTHORIZATION)[\"']?\s*[:=]\s*)[^\r\n]+",
     ),
     _rule(("earer", "EARER"), r"(?P<keep>(?:[Bb]earer|BEARER)\s+)[A-Za-z0-9._~+/=-]{6,}"),
+    # URL user info (``https://user:password@host``): keep the scheme and the host.
+    _rule(("://",), r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@\"'<>]+@"),
+    # A private key block, PEM or OpenSSH, whole; an unterminated one to the end of text.
+    _rule(("PRIVATE KEY",),
+          r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?"
+          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"),
+    # A password in a .netrc: ``machine h login u password p`` on one line, or a line that
+    # is only ``password p``. Prose about passwords is left alone.
+    _rule(("password",),
+          r"(?m)(?P<keep>(?:^[ \t]*(?:machine|default)\b[^\n]*?\bpassword[ \t]+"
+          r"|\blogin[ \t]+\S+[ \t]+password[ \t]+|^[ \t]*password[ \t]+))[^\s=:]\S*"
+          r"(?=[ \t]|$)"),
+    # PuTTY private keys.
+    _rule(("PuTTY-User-Key-File",), r"PuTTY-User-Key-File-[\s\S]*?(?:Private-MAC: \S+|\Z)"),
 )
+
+# Values found at run time (the key of a configured key variable), masked by every masker
+# of this process from then on. Adding a value can only mask more, never less.
+_REMEMBERED: set[str] = set()
+
+
+def remember_secret(value: str) -> None:
+    """Mask ``value`` in every artifact and log line of this process from now on."""
+    if isinstance(value, str) and len(value) >= MIN_SECRET_LEN:
+        _REMEMBERED.add(value)
+
+
+def key_values(config: Any, environ: Mapping[str, str]) -> list[str]:
+    """The values of every key variable the configuration's endpoints name (any name)."""
+    values = []
+    for endpoint in getattr(config, "endpoints", {}).values():
+        value = environ.get(endpoint.api_key_env)
+        if value:
+            values.append(value)
+    return values
+
+
+# Files that hold secrets by convention; never sent to a model (matched on the file name,
+# or on any folder name for the folders at the end).
+SECRET_FILE_PATTERNS = (
+    ".env", ".env.*", "*.env", ".envrc", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
+    "id_*_sk", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
+    ".netrc", "_netrc", ".git-credentials", ".pgpass", ".pypirc", ".npmrc", ".htpasswd",
+    "credentials", "credentials.json", "*.tfstate", "secrets.toml", "secrets.yaml",
+    "secrets.yml", "secrets.json",
+)
+SECRET_DIRS = (".ssh", ".gnupg", ".aws", ".docker", ".kube")
+
+
+def secret_file_pattern(path: str) -> str | None:
+    """The secret-file pattern ``path`` matches (``.env``, ``id_rsa``, ``*.pem``, ...), or None."""
+    parts = [p.casefold() for p in path.replace("\\", "/").split("/") if p]
+    if not parts:
+        return None
+    for folder in parts[:-1]:
+        if folder in SECRET_DIRS:
+            return f"{folder}/"
+    for pattern in SECRET_FILE_PATTERNS:
+        if fnmatch.fnmatchcase(parts[-1], pattern):
+            return pattern
+    return None
 
 
 def looks_secret_name(name: str) -> bool:
@@ -89,6 +156,8 @@ class SecretMasker:
         env = os.environ if environ is None else environ
         values = {env[name] for name in secret_env_names(env)}
         values.update(extra)
+        values.update(_REMEMBERED)
+        self._base = values
         self.values = sorted(
             (v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LEN),
             key=len,
@@ -99,6 +168,10 @@ class SecretMasker:
         """The text with every secret replaced by ``***``."""
         if not text:
             return text
+        if not _REMEMBERED <= self._base:  # a key remembered after this masker was made
+            self._base = self._base | _REMEMBERED
+            self.values = sorted((v for v in self._base if len(v) >= MIN_SECRET_LEN),
+                                 key=len, reverse=True)
         for value in self.values:
             if value in text:
                 text = text.replace(value, MASK)
@@ -124,4 +197,6 @@ def _replacement(match: re.Match[str]) -> str:
     if start and match.string[start - 1].isalnum():
         return match.group(0)  # inside a word, e.g. "task-12345678" is not a key
     keep = match.groupdict().get("keep")
+    if keep and "://" in keep:
+        return keep + MASK + "@"
     return keep + MASK if keep else MASK

@@ -1,4 +1,4 @@
-"""CLI commands about configuration: policies and init."""
+"""CLI commands about configuration: config (with origins), policies and init."""
 
 from __future__ import annotations
 
@@ -27,8 +27,7 @@ def policies_cmd(repo, config_file, as_json):
     if as_json:
         print_json({"active": config.policy, "policies": data})
         return
-    from rich.console import Console
-    from rich.table import Table
+    from baton.cli.table import Table
 
     table = Table(title="routing policies")
     for column in ("policy", "role", "endpoint", "model", "max tokens", "fallbacks"):
@@ -39,7 +38,7 @@ def policies_cmd(repo, config_file, as_json):
             label = f"{name}{' (active)' if name == config.policy else ''}"
             table.add_row(label if role == "planner" else "", role, r["endpoint"], r["model"],
                           str(r["max_tokens"]), ", ".join(r["fallbacks"]))
-    Console().print(table)
+    click.echo(table.render(), nl=False)
 
 
 @click.command("init")
@@ -53,3 +52,29 @@ def init_cmd(repo, user_level, force):
     from baton.config.initfile import write_starting_config
 
     click.echo(f"wrote {write_starting_config(repo, user_level=user_level, force=force)}")
+
+
+@click.command("config")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A config file with the highest precedence.")
+@click.option("--show-origin", is_flag=True,
+              help="Say which file or layer set each value (repository, user, env, flags).")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def config_cmd(repo, config_file, show_origin, as_json):
+    """Print the settings in force, with where each came from (--show-origin)."""
+    from baton.config import describe, load_config
+    from baton.runs.store import find_repo_root
+    from baton.secrets import SecretMasker
+
+    rows = SecretMasker().mask_obj(describe(load_config(find_repo_root(repo),
+                                                        config_file=config_file)))
+    if as_json:
+        print_json(rows)
+        return
+    import json
+
+    for row in rows:
+        line = f"{row['key']} = {json.dumps(row['value'])}"
+        click.echo(f"{line}    # {row['origin']}" if show_origin else line)

@@ -10,7 +10,9 @@ from baton.cli.common import handle_errors, print_json
 
 
 @click.command("packets")
-@click.argument("task")
+@click.argument("task", required=False)
+@click.option("--task", "task_option", metavar="TASK",
+              help="The task, as a flag instead of the argument (the articles' form).")
 @click.option("--title", required=True, help="A short title for the workflow.")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
@@ -18,9 +20,20 @@ from baton.cli.common import handle_errors, print_json
 @click.option("--force", is_flag=True, help="Write into a non-empty --out folder.")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def packets_cmd(task, title, repo, out, force, as_json):
-    """Write TASK's workflow folder: packets, plan template, checklist, verify.sh, trace."""
+def packets_cmd(task, task_option, title, repo, out, force, as_json):
+    """Write TASK's workflow folder: packets, plan template, checklist, verify.sh, trace.
+
+    The task is the argument or `--task TASK`, not both.
+    """
     from baton.packets import write_packets
+
+    if task is not None and task_option is not None:
+        raise click.UsageError("the task is given twice, as the argument and with --task; "
+                               "give it once, either way")
+    if task is None and task_option is None:
+        raise click.UsageError('give the task: `baton packets "TASK" --title T --out DIR` '
+                               'or `baton packets --task "TASK" --title T --out DIR`')
+    task = task if task is not None else task_option
 
     workflow = write_packets(task, title, repo, out, force=force)
     if as_json:

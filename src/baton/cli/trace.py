@@ -10,7 +10,7 @@ import click
 
 from baton.cli.common import handle_errors, print_json
 from baton.errors import RunNotFound, UserError
-from baton.runs.record import RESULTS
+from baton.runs.record import RESULT_WORDS
 
 # The same as config.ROLES (a test checks), without importing pydantic for `baton record`.
 ROLE_CHOICES = ("planner", "implementer", "reviewer", "verifier")
@@ -70,7 +70,7 @@ def _seconds(value: float | None) -> str:
 
 @click.group("trace")
 def trace_group() -> None:
-    """Read traces: summary by model, role or run."""
+    """Read traces: summary by model, role, run or task."""
 
 
 def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
@@ -95,14 +95,14 @@ def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
 
 @trace_group.command("summary")
 @click.argument("targets", nargs=-1, metavar="[RUN-ID | FILE | DIR]...")
-@click.option("--by", type=click.Choice(["model", "role", "run"]), default="model",
+@click.option("--by", type=click.Choice(["model", "role", "run", "task"]), default="model",
               show_default=True, help="Group the model calls by this.")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="The repository whose runs to read (default: the current one).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @handle_errors
 def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: bool) -> None:
-    """Calls, latency, tokens and cost by model, role or run.
+    """Calls, latency, tokens and cost by model, role, run or task id.
 
     With no argument, every run of the current repository. An argument may be a trace
     file, a run folder, a folder of runs or traces (searched recursively), or a run id
@@ -122,22 +122,14 @@ def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: b
         _print_summary(summary.to_dict())
 
 
-def _console():
-    from rich.console import Console
-
-    console = Console()
-    # Piped output is read by people too: do not squeeze it into 80 columns.
-    return console if console.is_terminal else Console(width=max(console.width, 160))
-
-
 def _print_summary(data: dict[str, Any]) -> None:
-    from rich.table import Table
+    from baton.cli.table import Table  # not rich: a quick command (issue 18)
 
     table = Table(title=f"{data['events']:,} events, {data['runs']} runs, "
                   f"{data['files']} trace files, by {data['by']}")
-    table.add_column(data["by"], no_wrap=True)
-    for name in ("calls", "errors", "p50", "p95", "tokens in", "tokens out", "cost"):
-        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column(data["by"])
+    for name in ("calls", "errors", "mean", "p50", "p95", "tokens in", "tokens out", "cost"):
+        table.add_column(name, justify="right")
     table.add_column("outcomes")
     rows = [*data["groups"], data["totals"]]
     for row in rows:
@@ -145,19 +137,17 @@ def _print_summary(data: dict[str, Any]) -> None:
         cached = f" ({row['cached_tokens']:,} cached)" if row["cached_tokens"] else ""
         table.add_row(
             row["key"], str(row["calls"]), str(row["errors"]),
-            _seconds(lat["p50"]), _seconds(lat["p95"]),
+            _seconds(lat["mean"]), _seconds(lat["p50"]), _seconds(lat["p95"]),
             f"{row['input_tokens']:,}{cached}", f"{row['output_tokens']:,}",
             _money(row["cost_usd"], row["unknown_cost_calls"]),
             ", ".join(f"{k} {v}" for k, v in row["outcomes"].items()),
             end_section=len(rows) > 1 and row is rows[-2],
-            style="bold" if row is data["totals"] else None,
         )
-    console = _console()
-    console.print(table)
+    click.echo(table.render(), nl=False)
     if data["decisions"]:
-        console.print("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
-    console.print("p50/p95: nearest-rank, over every call including failed attempts. "
-                  "(+N unknown): calls whose cost is not known, left out of the sum.")
+        click.echo("decisions: " + ", ".join(f"{k} {v}" for k, v in data["decisions"].items()))
+    click.echo("mean, p50/p95 (nearest-rank): latency over every call including failed "
+               "attempts. (+N unknown): calls whose cost is not known, left out of the sum.")
 
 
 # -- baton record -----------------------------------------------------------------------
@@ -169,12 +159,13 @@ def _print_summary(data: dict[str, Any]) -> None:
               help="The trace to append to (a run folder means its trace.jsonl).")
 @click.option("--role", required=True, type=click.Choice(ROLE_CHOICES))
 @click.option("--model", required=True, help="The model that did the step.")
-@click.option("--latency-s", required=True, type=SECONDS_OR_USD,
+@click.option("--latency-s", "--latency-sec", "latency_s", required=True, type=SECONDS_OR_USD,
               help="How long the step took, in seconds.")
-@click.option("--input-tokens", required=True, type=COUNT)
+@click.option("--input-tokens", "--prompt-tokens", "input_tokens", required=True, type=COUNT)
 @click.option("--output-tokens", required=True, type=COUNT)
-@click.option("--result", required=True, type=click.Choice(RESULTS),
-              help="What the step concluded.")
+@click.option("--result", required=True, type=click.Choice(RESULT_WORDS),
+              help="What the step concluded; the articles' changes, blocked, verified and "
+                   "applied are recorded as request_changes, block, pass and ok.")
 @click.option("--evidence", multiple=True,
               help="A line of evidence (a command and its exit code, a link); repeatable.")
 @click.option("--cost-usd", type=SECONDS_OR_USD,
@@ -183,6 +174,8 @@ def _print_summary(data: dict[str, Any]) -> None:
               help="Input tokens read from the provider's cache.")
 @click.option("--endpoint", help="The name of the endpoint used.")
 @click.option("--run-id", help="Default: the trace's run id, else the trace's folder name.")
+@click.option("--task-id", help="Your own key for the task (e.g. billing-export-2026-06-03); "
+                                "`trace summary --by task` groups by it.")
 @click.option("--packet", type=ORDINAL, help="The packet this step belongs to.")
 @click.option("--round", "round_", type=ORDINAL, help="The review round.")
 @click.option("--json", "as_json", is_flag=True, help="Print the appended event as JSON.")
@@ -209,6 +202,9 @@ def record_cmd(trace_path: Path, as_json: bool, **fields: Any) -> None:
         f"{event['gen_ai.usage.input_tokens']} in / {event['gen_ai.usage.output_tokens']} out, "
         + (f"${cost:.4f} ({event['cost_source']})" if cost is not None else "cost unknown")
         + f", result {event['result']}"
+        + (f" (given as {event['result_as_given']})"
+           if event["result_as_given"] != event["result"] else "")
+        + (f", task {event['task_id']}" if event.get("task_id") else "")
     )
 
 
@@ -254,7 +250,7 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"no runs in {root}; start one with `baton run \"TASK\"`")
         return
-    from rich.table import Table
+    from baton.cli.table import Table
 
     table = Table(title=f"runs of {root}")
     for name in ("run", "task", "state", "decision", "cost", "time", "calls"):
@@ -265,4 +261,4 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
                       row["state"] or "-", row["decision"] or "-",
                       _money(row["cost_usd"], row["unknown_cost_calls"]),
                       _seconds(row["duration_s"]), str(row["calls"]))
-    _console().print(table)
+    click.echo(table.render(), nl=False)

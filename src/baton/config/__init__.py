@@ -4,6 +4,8 @@ Layers, in rising precedence: the repository's ``baton.toml`` or ``[tool.baton]`
 ``pyproject.toml``; the user-level file; environment variables; flags (and ``--config``).
 Endpoints (where requests and keys go) may come only from the user level, the
 environment or flags: a cloned repository must not be able to send your key elsewhere.
+The other guards (prices, limits, sandbox, approval rules, evidence to a model) a
+repository may only tighten; see ``ownership.py`` and docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from baton.errors import ConfigError
 
@@ -174,6 +176,21 @@ class Config(_Strict):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     stream: bool = True
     """Stream responses (usage is requested at the end of the stream)."""
+    max_prompt_bytes: int = Field(default=2_000_000, ge=10_000)
+    """Largest prompt sent to a model, in UTF-8 bytes; file content past it is cut with a
+    note, and a prompt still larger is refused with an error."""
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+    _verify_origins: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def origins(self) -> dict[str, str]:
+        """Where each explicitly set setting came from (dotted key -> file or layer)."""
+        return dict(self._origins)
+
+    @property
+    def verify_origins(self) -> list[str]:
+        """Where each of ``verify_commands`` came from, in the same order."""
+        return list(self._verify_origins)
 
     def policy_routes(self, name: str | None = None) -> dict[str, Route]:
         """The routes of a policy, every role filled."""
@@ -212,7 +229,6 @@ REPO_FORBIDDEN = {
     "endpoints": "endpoints (base URL and key variable)",
     "command_allowlist": "the allowlist of model-proposed commands",
     "allow_model_commands": "running model-proposed commands",
-    "sandbox": "the sandbox choice",
 }
 
 
@@ -295,30 +311,111 @@ def load_config(
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
 ) -> Config:
-    """Resolve the configuration of a run in ``repo`` from every layer."""
+    """Resolve the configuration of a run in ``repo`` from every layer.
+
+    The repository's values describe the project; its guards may only tighten the user's
+    (a loosening value is refused, naming the file and key); flags win over everything.
+    """
+    from baton.config.ownership import resolve_repo_guards, strip_guards
+
     environ = dict(os.environ if environ is None else environ)
-    layers: list[tuple[str, dict[str, Any]]] = []
-    data, source = repo_layer(repo)
-    if source is not None:
-        _check_repo_layer(data, source)
-        layers.append((str(source), data))
-    user = user_config_path(environ)
-    if user.is_file():
-        layers.append((str(user), _read_toml(user)))
-    layers.append(("environment", env_layer(environ)))
+    repo_data, source = repo_layer(repo)
+    user_file = user_config_path(environ)
+    user_layers: list[tuple[str, dict[str, Any]]] = []
+    if user_file.is_file():
+        user_layers.append((str(user_file), _read_toml(user_file)))
+    user_layers.append(("environment", env_layer(environ)))
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"--config {config_file}: no such file")
-        layers.append((str(config_file), _read_toml(config_file)))
-    if overrides:
-        layers.append(("flags", overrides))
-    merged: dict[str, Any] = {}
-    for _, layer in layers:
+        user_layers.append((str(config_file), _read_toml(config_file)))
+    flags = [("flags", overrides)] if overrides else []
+    every = ([(str(source), repo_data)] if source is not None else []) + user_layers + flags
+    origins = _origins(every)
+    user_origins = _origins(user_layers)
+
+    user_merged: dict[str, Any] = {}
+    for _, layer in user_layers:
+        user_merged = deep_merge(user_merged, layer)
+    merged = user_merged
+    if source is not None:
+        _check_repo_layer(repo_data, source)
+        repo_cfg = _validate(repo_data, [str(source)])
+        user_cfg = _validate(user_merged, [name for name, _ in user_layers])
+        guards, tightened = resolve_repo_guards(
+            repo_data, source, repo_cfg, user_cfg,
+            lambda path: _origin_of(user_origins, path), user_file)
+        merged = deep_merge(deep_merge(strip_guards(repo_data), user_merged), guards)
+        for key in tightened:
+            for known in [k for k in origins if k == key or k.startswith(key + ".")] or [key]:
+                origins[known] = f"{source} (tightens yours)"
+    for _, layer in flags:
         merged = deep_merge(merged, layer)
+    commands, command_origins = _verify_commands(every)
+    if commands:
+        merged["verify_commands"] = commands
+        origins["verify_commands"] = " + ".join(dict.fromkeys(command_origins))
+    config = _validate(merged, [name for name, _ in every])
+    config._origins = origins
+    config._verify_origins = command_origins
+    return config
+
+
+def _validate(data: dict[str, Any], sources: list[str]) -> Config:
     try:
-        return Config.model_validate(merged)
+        return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, [name for name, _ in layers])) from exc
+        raise ConfigError(_explain(exc, sources)) from exc
+
+
+def _verify_commands(layers: list[tuple[str, dict[str, Any]]]) -> tuple[list[Any], list[str]]:
+    """Every layer's verify commands, the repository's first; none replaces another."""
+    commands: list[Any] = []
+    where: list[str] = []
+    for name, layer in layers:
+        value = layer.get("verify_commands")
+        if not isinstance(value, list):
+            if value is not None:
+                return value, []  # not a list: let validation say so
+            continue
+        for command in value:
+            if command not in commands:
+                commands.append(command)
+                where.append(name)
+    return commands, where
+
+
+def _flatten(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def dotted(path: tuple[str, ...]) -> str:
+    """A setting's path as a dotted key, quoting parts that hold dots or slashes."""
+    return ".".join(p if p.replace("_", "").replace("-", "").isalnum() else f'"{p}"'
+                    for p in path)
+
+
+def _origins(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, layer in layers:
+        for path in _flatten(layer):
+            found[dotted(path)] = name
+    return found
+
+
+def _origin_of(origins: dict[str, str], path: tuple[str, ...]) -> str:
+    for end in range(len(path), 0, -1):
+        key = dotted(path[:end])
+        if key in origins:
+            return origins[key]
+    return "baton's default"
 
 
 def _explain(exc: ValidationError, sources: list[str]) -> str:
@@ -328,3 +425,22 @@ def _explain(exc: ValidationError, sources: list[str]) -> str:
         lines.append(f"  {where}: {err['msg']}")
     lines.append(f"read from: {', '.join(sources)}. Fix the setting and retry.")
     return "\n".join(lines)
+
+
+def describe(config: Config) -> list[dict[str, Any]]:
+    """Every setting in force as ``{"key", "value", "origin"}`` rows, for ``baton config``.
+
+    ``origin`` is the file or layer that set the value (``flags``, ``environment``, a
+    path, or ``default``); each verify command gets its own row.
+    """
+    rows: list[dict[str, Any]] = []
+    data = config.model_dump(mode="json")
+    commands = data.pop("verify_commands")
+    for path, value in _flatten(data).items():
+        key = dotted(path)
+        rows.append({"key": key, "value": value, "origin": config._origins.get(key, "default")})
+    for index, command in enumerate(commands):
+        where = config._verify_origins[index] if index < len(config._verify_origins) \
+            else "default"
+        rows.append({"key": f"verify_commands[{index}]", "value": command, "origin": where})
+    return sorted(rows, key=lambda row: row["key"])

@@ -35,7 +35,8 @@ class Decider(Protocol):
     def reset(self) -> None: ...
     def reject(self, status: int, message: str, code: str, run: str | None,
                call: str | None, stream: bool, model: Any = None) -> Plan: ...
-    def decide(self, model: str, run: str | None, call: str | None, stream: bool) -> Plan: ...
+    def decide(self, model: str, run: str | None, call: str | None, stream: bool,
+               messages: Any = None) -> Plan: ...
 
 MALFORMED_CONTENT = '{"summary": "unterminated'
 GARBLED_LINE = b'data: {"id": "chatcmpl-garbled", "choices": [{"delta": {"content": "ab\n\n'
@@ -232,7 +233,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
                                   "missing_model", run, call, bool(request.get("stream")),
                                   request.get("model"))
         else:
-            plan = self.gw.decide(request["model"], run, call, bool(request.get("stream")))
+            plan = self.gw.decide(request["model"], run, call, bool(request.get("stream")),
+                                  messages=request.get("messages"))
         if plan.error is not None:
             self._send_error_json(*plan.error)
         elif plan.fault is not None:
@@ -251,6 +253,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
                       if given and given.completion_tokens is not None else None)
         prompt = _tokens(_prompt_chars(request)) if prompt is None else prompt
         completion = _tokens(len(content)) if completion is None else completion
+        if entry.raw_usage is not None:
+            return dict(entry.raw_usage)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion,
@@ -369,9 +373,36 @@ class GatewayHandler(BaseHTTPRequestHandler):
             return self._hang(config.hang_s if fault.hang_s is None else fault.hang_s)
         if kind == "invalid_json":
             return self._answer(plan, request, MALFORMED_CONTENT)
+        if kind == "endless":
+            return self._endless(request)
         interval = (config.trickle_interval_s if fault.trickle_interval_s is None
                     else fault.trickle_interval_s)
         return self._answer(plan, request, entry.content, mode=kind, interval=interval)
+
+    def _endless(self, request: dict[str, Any]) -> None:
+        """An answer that never ends: content chunks as fast as the client reads them,
+        until it disconnects or the gateway stops (a stream, or one chunked JSON body)."""
+        piece = "endless " * 512
+        stream = bool(request.get("stream"))
+        self.send_response(200)
+        self.send_header("Content-Type",
+                         "text/event-stream; charset=utf-8" if stream else "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        base = {"id": "chatcmpl-endless", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": request["model"]}
+        if stream:
+            data = json.dumps({**base, "choices": [{"index": 0, "delta": {"content": piece},
+                                                    "finish_reason": None}]})
+            body = b"data: " + data.encode() + b"\n\n"
+        else:
+            self._write_chunk(b'{"id": "chatcmpl-endless", "object": "chat.completion", '
+                              b'"choices": [{"index": 0, "message": {"role": "assistant", '
+                              b'"content": "')
+            body = piece.encode()
+        while not self.gw._stopping.is_set():
+            self._write_chunk(body)  # raises OSError once the client has gone
+        self.close_connection = True
 
     def _hang(self, seconds: float) -> None:
         """Send nothing until ``seconds`` pass, the client leaves or the gateway stops."""

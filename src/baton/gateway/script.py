@@ -32,7 +32,7 @@ from baton.errors import ConfigError
 CATCH_ALL = "*"
 
 # Fault kinds that are not an HTTP error status.
-WIRE_FAULTS = ("reset", "hang", "trickle", "cut", "garbled", "invalid_json")
+WIRE_FAULTS = ("reset", "hang", "trickle", "cut", "garbled", "invalid_json", "endless")
 # Option each kind takes after a colon in the string form, e.g. "429:3600", "hang:5".
 _COLON_OPTION = {"429": "retry_after_s", "hang": "hang_s", "trickle": "trickle_interval_s"}
 
@@ -105,6 +105,9 @@ class Entry(_Strict):
     content: str
     latency_s: float = Field(default=0.0, ge=0)
     usage: Usage | None = None
+    raw_usage: dict[str, Any] | None = None
+    """Sent as the ``usage`` object verbatim, unchecked: negative, huge or non-finite numbers
+    (``-5e6``, ``10**400``, ``Infinity``), to test a misbehaving provider."""
     report_usage: bool = True
     """False: send no usage at all, as some gateways do (even when a stream asks for it)."""
     cost: float | None = Field(default=None, ge=0)

@@ -38,11 +38,14 @@ class FakeGateway:
         port: int = 0,
         host: str = "127.0.0.1",
         verbose: bool = False,
+        keep_bodies: bool = False,
     ) -> None:
         self.script = load_script(script)
         self.host = _loopback(host)
         self.port = port
         self.verbose = verbose
+        self.keep_bodies = keep_bodies
+        """Keep each request's ``messages`` in the log (tests of what reached the model)."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: GatewayServer | None = None
@@ -141,10 +144,13 @@ class FakeGateway:
             record["status"] = status
             return Plan(record, error=(status, message, code))
 
-    def decide(self, model: str, run: str | None, call: str | None, stream: bool) -> Plan:
+    def decide(self, model: str, run: str | None, call: str | None, stream: bool,
+               messages: Any = None) -> Plan:
         """Pick the answer of one chat request and advance the state, atomically."""
         with self._lock:
             record = self._new_record(model, run, call, stream)
+            if self.keep_bodies:
+                record["messages"] = messages
             key = self.script.resolve(model)
             if key is None:
                 record["status"] = 404

@@ -9,6 +9,7 @@ limit. A cost limit with a model of unknown price is refused before the run star
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn
@@ -112,19 +113,39 @@ class Budget:
             kind = event.get("type")
             if kind == "model.call":
                 # A call without reported usage was charged its worst case (budget_charge).
-                charge = event.get("budget_charge") or {}
+                charge = event.get("budget_charge")
+                charge = charge if isinstance(charge, Mapping) else {}
+
+                def pick(name: str, field: str, c: Mapping[str, Any] = charge,
+                         e: Mapping[str, Any] = event) -> Any:
+                    return c[name] if name in c else e.get(field)
+
                 budget.record(
                     str(event.get("role") or "unknown"),
-                    input_tokens=charge.get("input_tokens",
-                                            event.get("gen_ai.usage.input_tokens")),
-                    output_tokens=charge.get("output_tokens",
-                                             event.get("gen_ai.usage.output_tokens")),
-                    cost_usd=charge.get("cost_usd", event.get("cost_usd")),
-                    wall_s=float(event.get("latency_s") or 0.0),
+                    input_tokens=_whole(pick("input_tokens", "gen_ai.usage.input_tokens")),
+                    output_tokens=_whole(pick("output_tokens", "gen_ai.usage.output_tokens")),
+                    cost_usd=_amount(pick("cost_usd", "cost_usd")),
+                    wall_s=_amount(event.get("latency_s")) or 0.0,
                 )
             elif kind in ("command", "base.command"):
-                budget.add_wall(float(event.get("duration_s") or 0.0))
+                budget.add_wall(_amount(event.get("duration_s")) or 0.0)
         return budget
+
+
+def _whole(value: Any) -> int | None:
+    """A recorded token count, or None if the trace holds something else."""
+    return value if type(value) is int and value >= 0 else None
+
+
+def _amount(value: Any) -> float | None:
+    """A recorded finite, non-negative number, or None (a damaged or hand-edited trace)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _add_call(spend: Spend, input_tokens: int | None, output_tokens: int | None,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +19,18 @@ from urllib.parse import urlsplit
 
 from baton.config import Endpoint
 from baton.errors import ConfigError
+from baton.secrets import remember_secret
+
+# A token count above this is not a real count (no model has a context this large).
+ABSURD_TOKENS = 100_000_000
+# Characters one output token may stand for, at most, when bounding a response's size.
+CHARS_PER_TOKEN_BOUND = 32
+RESPONSE_SLACK_CHARS = 65_536
+
+
+def response_bound_chars(max_tokens: int) -> int:
+    """The most characters of answer accepted for ``max_tokens``; past it, cut and failed."""
+    return max(max_tokens, 0) * CHARS_PER_TOKEN_BOUND + RESPONSE_SLACK_CHARS
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,8 @@ class Completion:
     latency_s: float
     usage: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    usage_problems: list[str] = field(default_factory=list)
+    """Reported numbers that were unusable (negative, not finite, absurd) and dropped."""
 
 
 class AttemptFailed(Exception):
@@ -58,8 +74,12 @@ class AttemptFailed(Exception):
         status_code: int | None = None,
         retry_after_s: float | None = None,
         latency_s: float = 0.0,
+        billed: bool = False,
     ) -> None:
         super().__init__(message)
+        self.billed = billed
+        """The provider produced (and may bill) output before this failure: count the
+        call's worst case against budgets."""
         self.retryable = retryable
         self.status_code = status_code
         self.retry_after_s = retry_after_s
@@ -89,6 +109,7 @@ def resolve_api_key(endpoint: Endpoint, environ: dict[str, str]) -> str:
     """The endpoint's key from the environment; local endpoints may have none."""
     key = environ.get(endpoint.api_key_env, "")
     if key:
+        remember_secret(key)  # masked everywhere from now on, whatever the variable's name
         return key
     if _is_loopback(endpoint.base_url):
         return "no-key"
@@ -157,19 +178,24 @@ class OpenAIProvider:
             # Streamed at the HTTP level so the deadline can close a trickling body.
             with completions.with_streaming_response.create(**kwargs) as raw:
                 with _deadline(raw.close, timeout_s, start):
-                    parsed = raw.parse()
-                    return self._from_response(parsed, dict(raw.headers), start, timeout_s)
+                    body = _read_bounded(raw, response_bound_chars(request.max_tokens) * 4,
+                                         request.max_tokens, start)
+                    return self._from_body(body, dict(raw.headers), start, timeout_s)
         raw = completions.with_raw_response.create(
             stream=True, stream_options={"include_usage": True}, **kwargs)
         stream = raw.parse()
         try:
             with _deadline(stream.close, timeout_s, start):
-                return self._collect(stream, dict(raw.headers), start, timeout_s)
+                return self._collect(stream, dict(raw.headers), start, timeout_s,
+                                     response_bound_chars(request.max_tokens),
+                                     request.max_tokens)
         finally:
             stream.close()
 
-    def _collect(self, stream: Any, headers: dict[str, str], start: float, limit: float):
+    def _collect(self, stream: Any, headers: dict[str, str], start: float, limit: float,
+                 bound: int, max_tokens: int):
         parts: list[str] = []
+        size = 0
         finish = response_id = model = None
         usage = None
         for chunk in stream:
@@ -182,6 +208,9 @@ class OpenAIProvider:
             for choice in chunk.choices or []:
                 if choice.delta and choice.delta.content:
                     parts.append(choice.delta.content)
+                    size += len(choice.delta.content)
+                    if size > bound:
+                        raise _too_big(bound, max_tokens, time.monotonic() - start)
                 if choice.finish_reason:
                     finish = choice.finish_reason
         latency = time.monotonic() - start
@@ -192,19 +221,28 @@ class OpenAIProvider:
                 "stream ended before the answer was complete (no finish reason)",
                 retryable=True, latency_s=latency,
             )
-        return _completion("".join(parts), model, response_id, finish, usage, headers, latency)
+        usage_dict = usage.model_dump(warnings=False) if usage is not None else None
+        return _completion("".join(parts), model, response_id, finish, usage_dict, headers,
+                           latency)
 
-    def _from_response(self, resp: Any, headers: dict[str, str], start: float,
-                       limit: float) -> Completion:
+    def _from_body(self, body: bytes, headers: dict[str, str], start: float,
+                   limit: float) -> Completion:
         latency = time.monotonic() - start
         if latency > limit:
             raise _too_slow(limit, latency)
-        if not getattr(resp, "choices", None):
+        data = json.loads(body)
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise AttemptFailed("response has no choices", retryable=True, latency_s=latency)
-        choice = resp.choices[0]
-        text = (choice.message.content if choice.message else None) or ""
-        return _completion(text, resp.model, resp.id, choice.finish_reason, resp.usage,
-                           headers, latency)
+        choice = choices[0]
+        message = choice.get("message")
+        message = message if isinstance(message, dict) else {}
+        text = message.get("content") if isinstance(message.get("content"), str) else ""
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        finish = choice.get("finish_reason")
+        return _completion(text, _str(data.get("model")), _str(data.get("id")),
+                           finish if isinstance(finish, str) else None, usage, headers,
+                           latency)
 
     def _classify(self, exc: Exception, latency: float) -> AttemptFailed:
         openai = self._openai
@@ -222,6 +260,30 @@ class OpenAIProvider:
                                  latency_s=latency)
         return AttemptFailed(f"broken response: {type(exc).__name__}: {exc}", retryable=True,
                              latency_s=latency)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _too_big(bound: int, max_tokens: int, latency: float) -> AttemptFailed:
+    return AttemptFailed(
+        f"the response passed {bound} characters, more than max_tokens={max_tokens} can "
+        "produce; it was cut off there and treated as failed (a misbehaving provider)",
+        retryable=False, latency_s=latency, billed=True,
+    )
+
+
+def _read_bounded(raw: Any, bound_bytes: int, max_tokens: int, start: float) -> bytes:
+    """The response body, refused once it passes ``bound_bytes`` (never all held first)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > bound_bytes:
+            raise _too_big(bound_bytes, max_tokens, time.monotonic() - start)
+    return b"".join(chunks)
 
 
 def _too_slow(limit: float, latency: float) -> AttemptFailed:
@@ -265,21 +327,61 @@ def _error_text(exc: Any) -> str:
     return str(exc)[:300]
 
 
+def _count(name: str, value: Any, problems: list[str]) -> int | None:
+    """A reported token count, or ``None`` (with a note) when it is not a usable count."""
+    if value is None:
+        return None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    if number is None or number < 0 or number > ABSURD_TOKENS:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        problems.append(f"{name}={shown}")
+        return None
+    return number
+
+
 def _completion(text, model, response_id, finish, usage, headers, latency) -> Completion:
-    usage_dict = usage.model_dump() if usage is not None else None
-    cached = None
-    if usage is not None:
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = getattr(details, "cached_tokens", None) if details is not None else None
+    """A completion from the answer and its usage dict; unusable counts become ``None``."""
+    problems: list[str] = []
+    input_tokens = output_tokens = cached = None
+    if isinstance(usage, dict):
+        input_tokens = _count("prompt_tokens", usage.get("prompt_tokens"), problems)
+        output_tokens = _count("completion_tokens", usage.get("completion_tokens"), problems)
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict):
+            cached = _count("cached_tokens", details.get("cached_tokens"), problems)
+        if cached is not None and input_tokens is not None:
+            cached = min(cached, input_tokens)
+        cost = usage.get("cost")
+        if cost is not None and not (isinstance(cost, int | float) and not isinstance(cost, bool)
+                                     and math.isfinite(cost) and cost >= 0):
+            problems.append(f"cost={cost!r}"[:60])
     return Completion(
         text=text,
         model=model or "",
         response_id=response_id,
         finish_reason=finish,
-        input_tokens=getattr(usage, "prompt_tokens", None),
-        output_tokens=getattr(usage, "completion_tokens", None),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
         cached_tokens=cached,
         latency_s=latency,
-        usage=usage_dict,
+        usage=_safe_usage(usage) if isinstance(usage, dict) else None,
         headers={k.lower(): v for k, v in headers.items()},
+        usage_problems=problems,
     )
+
+
+def _safe_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """The usage dict with huge integers and non-finite floats made harmless for JSON."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+            return str(value)[:40]
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        return value
+    return clean(usage)

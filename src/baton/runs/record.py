@@ -13,6 +13,20 @@ from baton.runs.stats import parse_line, trace_run_id
 
 RESULTS: tuple[str, ...] = (
     "approve", "request_changes", "block", "go", "no-go", "ok", "error", "pass", "fail")
+# The words of the articles baton grew out of (and an implementer's "applied"), each
+# recorded as baton's own word so every report counts them together.
+RESULT_ALIASES: dict[str, str] = {
+    "changes": "request_changes", "blocked": "block", "verified": "pass", "applied": "ok"}
+RESULT_WORDS: tuple[str, ...] = RESULTS + tuple(RESULT_ALIASES)
+
+
+def canonical_result(word: str) -> str:
+    """baton's word for a result typed in baton's or the articles' words."""
+    if word in RESULTS:
+        return word
+    if word in RESULT_ALIASES:
+        return RESULT_ALIASES[word]
+    raise UserError(f"unknown result {word!r}; use one of {', '.join(RESULT_WORDS)}")
 
 
 def record_call(
@@ -31,16 +45,24 @@ def record_call(
     run_id: str | None = None,
     packet: int | None = None,
     round_: int | None = None,
+    task_id: str | None = None,
 ) -> dict[str, Any]:
-    """Append a ``model.call`` event with ``source: manual`` to a trace; the event written."""
+    """Append a ``model.call`` event with ``source: manual`` to a trace; the event written.
+
+    ``result`` may be baton's word or one of :data:`RESULT_ALIASES`; the event's ``result``
+    is baton's word and ``result_as_given`` the word given. ``task_id`` is the caller's own
+    key for the task (kept apart from the run id; ``trace summary --by task`` groups by it).
+    """
     from baton.config import ROLES
 
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
-    if result not in RESULTS:
-        raise UserError(f"unknown result {result!r}; use one of {', '.join(RESULTS)}")
+    result_as_given, result = result, canonical_result(result)
     if not model.strip():
         raise UserError("the model name is empty; give the model that did the step")
+    if task_id is not None and not task_id.strip():
+        raise UserError("the task id is empty; give your key for the task "
+                        "(e.g. billing-export-2026-06-03) or leave --task-id out")
     _check_amounts(latency_s=latency_s, input_tokens=input_tokens, output_tokens=output_tokens,
                    cost_usd=cost_usd, cached_tokens=cached_tokens, packet=packet, round=round_)
     if trace_path.is_dir():
@@ -61,8 +83,10 @@ def record_call(
         "cost_usd": usd, "cost_source": source,
         "outcome": "error" if result == "error" else "ok", "error": None,
         "status_code": None, "prompt_file": None, "response_file": None,
-        "result": result, "evidence": list(evidence),
+        "result": result, "result_as_given": result_as_given, "evidence": list(evidence),
     }
+    if task_id is not None:
+        fields["task_id"] = task_id.strip()
     writer = T.TraceWriter(trace_path, run_id or _trace_run_id(trace_path))
     try:
         return writer.emit("model.call", **fields)
@@ -109,7 +133,6 @@ def _manual_cost(model: str, input_tokens: int, output_tokens: int, cached: int 
     cost = call_cost(model, input_tokens=input_tokens, output_tokens=output_tokens,
                      cached_tokens=cached or 0)
     return cost.usd, cost.source
-
 
 
 def _trace_run_id(trace_path: Path) -> str:

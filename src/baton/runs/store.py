@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import secrets as _random
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,7 +77,7 @@ def runs_dir(repo_root: Path) -> Path:
 def new_run_id() -> str:
     """A sortable, unique run id: UTC time plus random suffix."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{_random.token_hex(3)}"
+    return f"{stamp}-{os.urandom(3).hex()}"
 
 
 def exclude_from_git(repo_root: Path) -> None:

@@ -149,6 +149,9 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "snapshot": _snapshot(events),
         "drift": _drift(events),
         **_evidence_context(events),
+        "sandbox_warnings": list(dict.fromkeys(
+            _text(e.get("warning")) for e in events
+            if e.get("type") == "sandbox" and e.get("warning"))),
     }
     _label_fix_reviews(reviews, events)
     return context

@@ -38,8 +38,28 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_CHUNK = 65536
+
+
+def _last_newline(fh, size: int) -> int:
+    """Offset of the last ``\\n`` in the first ``size`` bytes of ``fh``, or -1."""
+    end = size
+    while end > 0:
+        start = max(0, end - _CHUNK)
+        fh.seek(start)
+        idx = fh.read(end - start).rfind(b"\n")
+        if idx >= 0:
+            return start + idx
+        end = start
+    return -1
+
+
 def repair_torn_tail(path: Path) -> bool:
-    """Cut a torn last line (a crash mid-write) off the trace; True if one was cut."""
+    """Cut a torn last line (a crash mid-write), of any length, off the trace.
+
+    True if one was cut. A last line that ends in a newline but is not JSON is cut too;
+    earlier damaged lines are left for readers to report.
+    """
     if not path.exists():
         return False
     with path.open("rb+") as fh:
@@ -47,20 +67,33 @@ def repair_torn_tail(path: Path) -> bool:
         size = fh.tell()
         if size == 0:
             return False
-        fh.seek(max(0, size - 65536))
-        tail = fh.read()
-        if tail.endswith(b"\n"):
-            last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            end = size - 1
+            while end > 0:  # skip blank lines at the end
+                fh.seek(end - 1)
+                if fh.read(1) != b"\n":
+                    break
+                end -= 1
+            if end == 0:
+                return False
+            start = _last_newline(fh, end) + 1
+            fh.seek(start)
             try:
-                json.loads(last)
+                json.loads(fh.read(end - start))
                 return False
             except ValueError:
-                cut = size - len(last) - 1
+                cut = start
         else:
-            idx = tail.rfind(b"\n")
-            if idx < 0 and size > 65536:
-                return False  # one huge line with no end: not a torn tail we can judge
-            cut = size - len(tail) + idx + 1 if idx >= 0 else 0
+            cut = _last_newline(fh, size) + 1
+            fh.seek(cut)
+            try:  # a whole event that only lost its newline is kept
+                if isinstance(json.loads(fh.read(size - cut)), dict):
+                    fh.seek(size)
+                    fh.write(b"\n")
+                    return True
+            except ValueError:
+                pass
         fh.truncate(cut)
     return True
 
@@ -92,23 +125,50 @@ class TraceWriter:
             self._fh.write(line + "\n")
             self._fh.flush()
             self._seq += 1
+            self._ended = type_ == "run.end"
             return event
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file; after a ``run.end``, write the run's summary beside it."""
         with self._lock:
+            if self._fh.closed:
+                return
             self._fh.close()
+            if getattr(self, "_ended", False):
+                _write_run_summary(self.path)
+
+
+def _write_run_summary(path: Path) -> None:
+    """The compact summary `trace summary` reads instead of a finished trace (runs/statcache).
+
+    Only ever a shortcut: if it cannot be written, the trace is read in full instead.
+    """
+    try:
+        from baton.runs.statcache import write_summary
+
+        write_summary(path)
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"{path}: could not write the run's summary ({exc}); "
+                      "`baton trace summary` will read the whole trace", TraceWarning,
+                      stacklevel=3)
 
 
 def _last_seq(path: Path) -> int:
     last = -1
     for event in iter_events(path, warn=False):
-        last = max(last, int(event.get("seq", -1)))
+        seq = event.get("seq")
+        if type(seq) is int:
+            last = max(last, seq)
     return last
 
 
-def iter_events(path: Path, *, warn: bool = True) -> Iterator[dict[str, Any]]:
-    """Yield the events of one trace file; a damaged line is skipped with a warning."""
+def iter_events(path: Path, *, warn: bool = True,
+                problems: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the events of one trace file; a damaged line is skipped with a warning.
+
+    A line that is not JSON, not an object, or whose ``seq`` or ``type`` has the wrong
+    type is skipped; ``problems``, if given, collects one message per skipped line.
+    """
     if not path.exists():
         return
     with path.open("rb") as fh:
@@ -118,18 +178,27 @@ def iter_events(path: Path, *, warn: bool = True) -> Iterator[dict[str, Any]]:
             try:
                 event = json.loads(raw)
             except ValueError:
-                if warn:
-                    warnings.warn(
-                        f"{path}:{lineno}: skipped a damaged trace line "
-                        "(probably a crash mid-write)",
-                        TraceWarning,
-                        stacklevel=2,
-                    )
+                _skipped(path, lineno, "a damaged trace line (not JSON; probably a crash "
+                         "mid-write)", warn, problems)
                 continue
-            if isinstance(event, dict):
-                yield event
+            if not isinstance(event, dict) or ("seq" in event and type(event["seq"]) is not int) \
+                    or ("type" in event and not isinstance(event["type"], str)):
+                _skipped(path, lineno, "a malformed trace event (not an object with an "
+                         "integer seq and a string type)", warn, problems)
+                continue
+            yield event
 
 
-def read_events(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
-    """All events of one trace file, in order."""
-    return list(iter_events(path, warn=warn))
+def _skipped(path: Path, lineno: int, what: str, warn: bool,
+             problems: list[str] | None) -> None:
+    message = f"{path}:{lineno}: skipped {what}"
+    if problems is not None:
+        problems.append(message)
+    if warn:
+        warnings.warn(message, TraceWarning, stacklevel=3)
+
+
+def read_events(path: Path, *, warn: bool = True,
+                problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """All events of one trace file, in order (see :func:`iter_events` for ``problems``)."""
+    return list(iter_events(path, warn=warn, problems=problems))

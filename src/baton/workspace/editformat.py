@@ -41,7 +41,7 @@ class Edit:
 
 # --- parsing -----------------------------------------------------------------------------
 
-_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
+_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*>?\s*$")
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 _REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
 _FILE_START = re.compile(r"^\s*<{5,9}\s*FILE\s*$")
@@ -118,8 +118,8 @@ def _path_before(lines: list[str], start: int, previous: str | None) -> str:
     """
     for j in range(start - 1, -1, -1):
         line = lines[j]
-        if not line.strip() or _FENCE.match(line):
-            continue
+        if not line.strip() or _FENCE.match(line) or is_elision(line):
+            continue  # "..." between blocks means "more blocks follow": not a path
         if previous and (_REPLACE.match(line) or _FILE_END.match(line)):
             return previous
         path = _clean_path(line)
@@ -147,8 +147,64 @@ def _clean_path(line: str) -> str:
     """
     path = line.strip().strip(_PATH_JUNK)
     if any(c.isspace() for c in path):
-        last = path.split()[-1].strip(_PATH_JUNK)
+        words = path.split()
+        last = words[-1].strip(_PATH_JUNK) if words else ""
         path = last if ("/" in last or "." in last.lstrip(".")[:-1]) else ""
     return path
+
+
+# --- elisions ----------------------------------------------------------------------------
+# Lines a model writes for code it left out ("...", "# ... existing code ...",
+# "// rest unchanged"). Written literally they would delete that code, so a REPLACE or FILE
+# section holding one (that is not also in SEARCH or in the file) is refused.
+
+_COMMENT_OPEN = re.compile(r"^(?:#+|//+|/\*+|\*+|<!--|--|;+|%+|\{/\*+|\(\*)\s*")
+_COMMENT_CLOSE = re.compile(r"\s*(?:\*+/\}?|-->|\*\))$")
+_DOTS = re.compile(r"\.{3,}|…|\. \. \.")
+_ELIDED_WORDS = re.compile(
+    r"\b(?:existing|unchanged|rest|remaining|remainder|omitted|elided|same|previous|"
+    r"other|original|more|etc|snip|snipped|as before|untouched)\b"
+)
+_LEFT_OUT = re.compile(
+    r"^(?:"
+    r"(?:the )?(?:rest|remainder)(?: of(?: the)? [\w ]{1,30}?)?"
+    r"(?: (?:is|are|remains?|stays?|left|kept))?"
+    r" (?:unchanged|the same|as before|as is|untouched|omitted)"
+    r"|(?:the )?(?:rest|remainder) of(?: the)? (?:file|code|function|method|class|module|body|"
+    r"implementation|tests?|lines)"
+    r"|(?:existing|remaining|unchanged|previous) (?:code|content|lines|methods|functions|"
+    r"tests|imports|implementation|logic|fields|body|cases|definitions)(?: [\w ]{1,30})?"
+    r"|(?:everything|all|other|original) [\w ]{0,30}?(?:unchanged|as before|untouched|omitted)"
+    r"|(?:code|content|lines|body|implementation) (?:unchanged|omitted|elided|as before)"
+    r"|unchanged|omitted|snip|snipped|\[snip\]|<snip>"
+    r")$"
+)
+
+
+def is_elision(line: str) -> bool:
+    """True for a line that stands for code left out rather than being code itself."""
+    text = line.strip()
+    if not text or len(text) > 120:
+        return False
+    if not _DOTS.sub("", text).strip():
+        return True  # "...", "…", "....", ". . ."
+    body = _COMMENT_CLOSE.sub("", text)
+    opened = _COMMENT_OPEN.match(body)
+    if not opened:
+        return False
+    body = body[opened.end() :].strip()
+    had_dots = bool(_DOTS.search(body))
+    words = _DOTS.sub(" ", body).strip(" .()[]{}:-").casefold()
+    words = " ".join(words.split())
+    if not words:
+        return had_dots  # "# ...", "/* ... */", "<!-- ... -->"; a bare "#" is not
+    if had_dots and _ELIDED_WORDS.search(words):
+        return True  # "# ... existing code ...", "// ... rest of the function"
+    return bool(_LEFT_OUT.match(words))
+
+
+def elisions(text: str) -> list[tuple[int, str]]:
+    """The elision lines in ``text``: (line number from 1, the line stripped)."""
+    return [(n, line.strip()) for n, line in enumerate(text.split("\n"), 1) if is_elision(line)]
 
 

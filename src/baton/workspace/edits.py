@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton.errors import EditError
-from baton.workspace.editformat import FORMAT_HELP, Edit, parse_edits
+from baton.workspace.editformat import FORMAT_HELP, Edit, elisions, parse_edits
+from baton.workspace.editmatch import TOLERANCES, replace_once, split_lines
 from baton.workspace.safepaths import (
     MAX_FILE_BYTES,
     UnsafePathError,
@@ -28,6 +29,7 @@ from baton.workspace.safepaths import (
 __all__ = [
     "FORMAT_HELP",
     "MAX_FILE_BYTES",
+    "TOLERANCES",
     "AppliedEdits",
     "Edit",
     "UnsafePathError",
@@ -38,7 +40,11 @@ __all__ = [
 
 @dataclass
 class AppliedEdits:
-    """What apply_edits changed: files written and lines added and removed."""
+    """What apply_edits changed: files written and lines added and removed.
+
+    ``tolerances`` has one entry per edit, in order: which matching step it needed (one of
+    ``TOLERANCES``; "none" for an exact match, a new file or a whole-file block).
+    """
 
     files: list[str]
     added: int
@@ -46,6 +52,7 @@ class AppliedEdits:
     per_file: dict[str, tuple[int, int]]
     outside_plan: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    tolerances: list[str] = field(default_factory=list)
 
 
 # --- applying ----------------------------------------------------------------------------
@@ -77,6 +84,7 @@ def apply_edits(
     protected = list(protected)
     files: dict[str, _File] = {}
     problems: list[str] = []
+    tolerances: list[str] = []
     for number, edit in enumerate(edits, 1):
         rel = (
             check_path(root_real, edit.path, protected=protected).relative_to(root_real).as_posix()
@@ -85,7 +93,8 @@ def apply_edits(
             files[rel] = _load(root_real, rel, max_file_bytes)
         state = files[rel]
         try:
-            state.text = _apply_one(state, edit)
+            state.text, tolerance = _apply_one(state, edit)
+            tolerances.append(tolerance)
         except EditError as exc:
             problems.append(f"edit {number} of {len(edits)} ({rel}): {exc}")
     if problems:
@@ -93,7 +102,9 @@ def apply_edits(
     _check_nesting(files)
     changed = [f for f in files.values() if _render(f, max_file_bytes) != f.original]
     _write_all(root_real, changed)
-    return _summary(files, changed, allowed_files)
+    result = _summary(files, changed, allowed_files)
+    result.tolerances = tolerances
+    return result
 
 
 def _load(root: Path, rel: str, max_file_bytes: int) -> _File:
@@ -130,10 +141,12 @@ def _read_file(root: Path, parts: list[str], max_file_bytes: int) -> tuple[bytes
         return fh.read(max_file_bytes + 1), stat.S_IMODE(st.st_mode)
 
 
-def _apply_one(state: _File, edit: Edit) -> str:
+def _apply_one(state: _File, edit: Edit) -> tuple[str, str]:
+    """The file's new text after ``edit``, and the matching tolerance it needed."""
     exists = state.original is not None or bool(state.text)
+    _refuse_elisions(state, edit)
     if edit.kind == "whole":
-        return edit.replace
+        return edit.replace, "none"
     if edit.kind == "create" or not edit.search:
         if state.text.strip():
             raise EditError(
@@ -141,123 +154,32 @@ def _apply_one(state: _File, edit: Edit) -> str:
                 "exists and is not empty; put the lines to change in SEARCH, or use a "
                 "FILE block to replace the whole file"
             )
-        return edit.replace
+        return edit.replace, "none"
     if not exists:
         raise EditError("the file does not exist; to create it, leave the SEARCH section empty")
-    return _replace_once(state.text, edit.search, edit.replace, state.rel)
+    return replace_once(state.text, edit.search, edit.replace, state.rel)
 
 
-def _replace_once(text: str, search: str, replace: str, rel: str) -> str:
-    starts = _anchored_occurrences(text, search)
-    if len(starts) == 1:
-        return text[: starts[0]] + replace + text[starts[0] + len(search) :]
-    if len(starts) > 1:
-        raise _ambiguous(rel, [text.count("\n", 0, s) + 1 for s in starts])
-    lines, wanted = _lines(text), _lines(search)
-    found = _tolerant_occurrences(lines, wanted)
-    if len(found) == 1:
-        return _splice_lines(lines, found[0], len(wanted), replace)
-    if len(found) > 1:
-        raise _ambiguous(rel, [i + 1 for i in found])
-    raise EditError(_not_found_message(rel, lines, wanted))
-
-
-def _anchored_occurrences(text: str, search: str) -> list[int]:
-    """Offsets where ``search`` occurs starting at the beginning of a line."""
-    found: list[int] = []
-    at = text.find(search)
-    while at != -1:
-        if at == 0 or text[at - 1] == "\n":
-            found.append(at)
-            at = text.find(search, at + len(search))
-        else:
-            at = text.find(search, at + 1)
-    return found
-
-
-def _tolerant_occurrences(lines: list[str], wanted: list[str]) -> list[int]:
-    """Line indices where ``wanted`` matches when trailing whitespace is ignored."""
-    if not wanted:
-        return []
-    want = [w.rstrip() for w in wanted]
-    have = [h.rstrip() for h in lines]
-    first, k = want[0], len(want)
-    return [i for i in range(len(have) - k + 1) if have[i] == first and have[i : i + k] == want]
-
-
-def _splice_lines(lines: list[str], start: int, count: int, replace: str) -> str:
-    end = start + count
-    if end == len(lines) and not lines[-1].endswith("\n") and replace.endswith("\n"):
-        replace = replace[:-1]  # the file had no final newline; keep it that way
-    return "".join(lines[:start]) + replace + "".join(lines[end:])
-
-
-def _lines(text: str) -> list[str]:
-    """Lines with their "\n"; unlike str.splitlines, only "\n" ends a line."""
-    pieces = text.split("\n")
-    lines = [p + "\n" for p in pieces[:-1]]
-    if pieces[-1]:
-        lines.append(pieces[-1])
-    return lines
-
-
-def _ambiguous(rel: str, line_numbers: list[int]) -> EditError:
-    where = ", ".join(map(str, line_numbers[:8])) + (", ..." if len(line_numbers) > 8 else "")
-    return EditError(
-        f"the SEARCH text occurs {len(line_numbers)} times in {rel} (at lines {where}); "
-        "add more surrounding lines to SEARCH so it matches exactly one place"
+def _refuse_elisions(state: _File, edit: Edit) -> None:
+    """Refuse REPLACE / FILE content with a line standing for code left out."""
+    found = elisions(edit.replace)
+    if not found:
+        return
+    known = {line.strip() for line in split_lines(edit.search)}
+    known.update(line.strip() for line in split_lines(state.text))
+    new = [(n, line) for n, line in found if line not in known]
+    if not new:
+        return
+    section = "FILE" if edit.kind == "whole" else "REPLACE"
+    number, line = new[0]
+    more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
+    raise EditError(
+        f"line {number} of {section}, {line[:80]!r}{more}, stands for code left out. baton "
+        f"writes {section} literally, so this would delete the code it stands for. Write out "
+        "every line the section should contain, or use smaller SEARCH/REPLACE blocks around "
+        "just the lines that change (a Python body of only '...' can be 'pass', or go on the "
+        "def line)"
     )
-
-
-SHOW_LINES = 12
-
-
-def _not_found_message(rel: str, lines: list[str], wanted: list[str]) -> str:
-    head = _indent(wanted[:SHOW_LINES], 1, numbered=False)
-    message = f"the SEARCH text was not found in {rel}. It begins:\n{head}"
-    start = _most_similar(lines, wanted)
-    if start is not None:
-        shown = lines[start : start + min(len(wanted), SHOW_LINES)]
-        message += f"\nThe most similar part of {rel} (from line {start + 1}):\n" + _indent(
-            shown, start + 1, numbered=True
-        )
-    return message + "\nCopy the SEARCH lines exactly from the current file, indentation included."
-
-
-def _indent(lines: list[str], first: int, *, numbered: bool) -> str:
-    out = []
-    for n, line in enumerate(lines, first):
-        prefix = f"{n:>5} | " if numbered else "    | "
-        out.append(prefix + line.rstrip("\n"))
-    return "\n".join(out)
-
-
-MAX_HINT_LINES = 20_000
-MIN_SIMILARITY = 0.6
-
-
-def _most_similar(lines: list[str], wanted: list[str]) -> int | None:
-    """Start of the region of ``lines`` most like ``wanted``: lines vote for an offset."""
-    if not lines or len(lines) > MAX_HINT_LINES:
-        return None
-    have = [h.strip() for h in lines]
-    probes = [(i, w.strip()) for i, w in enumerate(wanted) if len(w.strip()) > 2][:12]
-    votes: dict[int, float] = {}
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    for offset, probe in probes:
-        matcher.set_seq2(probe)
-        for index, line in enumerate(have):
-            matcher.set_seq1(line)
-            if (
-                matcher.real_quick_ratio() >= MIN_SIMILARITY
-                and matcher.quick_ratio() >= MIN_SIMILARITY
-                and (score := matcher.ratio()) >= MIN_SIMILARITY
-            ):
-                start = max(0, index - offset)
-                votes[start] = votes.get(start, 0.0) + score
-    if not votes:
-        return None
-    return max(votes, key=lambda s: (votes[s], -s))
 
 
 def _check_nesting(files: dict[str, _File]) -> None:
@@ -313,7 +235,7 @@ def _summary(
 
 def _count_lines(old: str, new: str) -> tuple[int, int]:
     added = removed = 0
-    matcher = difflib.SequenceMatcher(None, _lines(old), _lines(new))
+    matcher = difflib.SequenceMatcher(None, split_lines(old), split_lines(new))
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag in ("replace", "delete"):
             removed += i2 - i1

@@ -20,9 +20,12 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from baton.approvals import FileChange
 from baton.errors import UserError
+
+if TYPE_CHECKING:  # the approval rules load the (pydantic) config; `baton runs` needs neither
+    from baton.approvals import FileChange
 
 SAFE_CONFIG: list[tuple[str, str]] = [
     ("core.hooksPath", "/dev/null"),
@@ -413,6 +416,8 @@ def tree_diff(git: Git, base: str, tree: str) -> str:
 
 def tree_changes_in(git: Git, base: str, tree: str) -> list[FileChange]:
     """Per-file status and line counts from ``base`` to ``tree``, names read exactly."""
+    from baton.approvals import FileChange
+
     status_out = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--name-status",
                                base, tree, "--")
     tokens = status_out.split(b"\0")

@@ -66,6 +66,10 @@ def safe_parts(rel: str, protected: Iterable[str], max_path: int) -> list[str]:
         raise UnsafePathError(rel[:80] + "...", f"the path is longer than {max_path} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in rel):
         raise UnsafePathError(rel, "the path contains control characters (NUL, newline, ...)")
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafePathError(rel, "the path is not valid UTF-8 text") from None
     if "\\" in rel:
         raise UnsafePathError(rel, "the path contains a backslash; use '/' between directories")
     if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
@@ -80,6 +84,8 @@ def safe_parts(rel: str, protected: Iterable[str], max_path: int) -> list[str]:
     for part in parts:
         if part == "..":
             raise UnsafePathError(rel, "'..' segments are not allowed")
+        if not part.strip("."):
+            raise UnsafePathError(rel, f"{part!r} is made only of dots, which is not a file name")
         if part.rstrip(". ").casefold() in FORBIDDEN_DIRS:
             raise UnsafePathError(rel, f"{part!r} is baton's or git's own directory")
         if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:

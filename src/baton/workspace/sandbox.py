@@ -9,8 +9,13 @@ killed too, so a child that left the session with ``setsid`` (or double-forked a
 re-parented itself) still does not survive, unless it also scrubbed its own environment.
 With bubblewrap it also runs without network, on a read-only
 view of the system with only the worktree and a private scratch folder (``TMPDIR``)
-writable, in its own PID namespace (so even a process that escaped with ``setsid`` dies
-with it).
+writable, with the user's home directory replaced by an empty one (the toolchain folders
+on ``PATH`` and the running Python stay visible, read-only), in its own PID namespace (so
+even a process that escaped with ``setsid`` dies with it).
+
+The environment of every command is scrubbed: variables whose name or value looks secret,
+and every value the run's masker knows (the key of each configured ``api_key_env``, whatever
+its name), are removed.
 
 A command that times out is recorded with ``timed_out=True`` and ``exit_code=None``; one
 killed by a signal has a negative exit code (``-9`` for SIGKILL), as in subprocess. One
@@ -38,7 +43,8 @@ from baton.errors import UserError
 from baton.models import CommandEvidence
 from baton.secrets import SecretMasker, looks_secret_name, looks_secret_value
 
-__all__ = ["SandboxUnavailable", "run_command", "sandbox_available", "scrubbed_env"]
+__all__ = ["SandboxUnavailable", "run_command", "sandbox_available", "sandbox_notice",
+           "scrubbed_env"]
 
 KILL_GRACE_S = 1.0
 # A command writing more than this is killed: a runaway loop must not fill the disk.
@@ -57,9 +63,14 @@ class SandboxUnavailable(UserError):
     """The configuration requires bubblewrap, and it is missing or does not work here."""
 
 
-def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` without variables that look like secrets, by name or by value."""
-    return {name: value for name, value in environ.items() if not _secret_variable(name, value)}
+def scrubbed_env(environ: Mapping[str, str],
+                 masker: SecretMasker | None = None) -> dict[str, str]:
+    """``environ`` without variables that look like secrets, by name or by value, and
+    without any variable holding a value ``masker`` masks (a configured key variable)."""
+    known = set(masker.values) if masker is not None else set()
+    return {name: value for name, value in environ.items()
+            if not _secret_variable(name, value) and value not in known
+            and not any(secret in value for secret in known)}
 
 
 def _secret_variable(name: str, value: str) -> bool:
@@ -73,15 +84,74 @@ def _secret_variable(name: str, value: str) -> bool:
     )
 
 
-def _bwrap_args(cwd: Path, scratch: Path, hide: Sequence[Path] = ()) -> list[str]:
+def _home_dirs() -> list[str]:
+    """The user's home directory (and /root), which commands must not see."""
+    homes = {os.path.realpath(os.path.expanduser("~")), "/root"}
+    return sorted(h for h in homes if h not in ("/", "") and os.path.isdir(h))
+
+
+# Toolchain folders that need a sibling to work (cargo's rustc proxy reads ~/.rustup).
+_TOOLCHAIN_SIBLINGS = {".cargo": (".rustup",), ".local": ()}
+# Never bound back, even when on PATH.
+_NEVER_BOUND = {".ssh", ".gnupg", ".aws", ".config", ".docker", ".kube", ".password-store",
+                ".mozilla", ".netrc"}
+
+
+def _toolchain_under(homes: list[str], path_env: str | None) -> list[str]:
+    """Toolchain folders inside a home: what PATH and the running Python need, read-only.
+
+    A PATH entry ``~/X/...`` brings back ``~/X`` whole (pyenv, nvm, cargo need their
+    whole folder), except ``~/.local``, of which only the PATH entry and ``lib`` come
+    back, and never a folder that holds credentials (``~/.ssh``, ``~/.config``, ...).
+    """
+    import sys
+
+    wanted = [p for p in (path_env or "").split(os.pathsep) if p]
+    wanted += [sys.prefix, sys.base_prefix]
+    found: list[str] = []
+
+    def add(folder: str) -> None:
+        if folder not in found and os.path.isdir(folder):
+            found.append(folder)
+
+    for entry in wanted:
+        real = os.path.realpath(entry)
+        home = next((h for h in homes if real.startswith(h + os.sep)), None)
+        if home is None:
+            continue
+        top = real[len(home) + 1:].split(os.sep, 1)[0]
+        if top in _NEVER_BOUND:
+            continue
+        if top == ".local":
+            add(real)
+            add(os.path.join(home, ".local", "lib"))
+            continue
+        add(os.path.join(home, top))
+        for sibling in _TOOLCHAIN_SIBLINGS.get(top, ()):
+            add(os.path.join(home, sibling))
+    return found
+
+
+def _bwrap_args(cwd: Path, scratch: Path, path_env: str | None = None,
+                hide: Sequence[Path] = ()) -> list[str]:
     # /tmp stays visible read-only (a virtualenv or the repo itself may live there);
-    # temporary files go to a private scratch folder named by TMPDIR. Folders in ``hide``
-    # (the repository's git metadata, baton's run folders) appear empty.
+    # temporary files go to a private scratch folder named by TMPDIR. The home directory
+    # is an empty tmpfs: ~/.ssh, ~/.netrc, ~/.config and the like are not there; the
+    # toolchain on PATH inside it is bound back read-only, and the worktree read-write.
+    # Folders in ``hide`` (the repository's git metadata, baton's run folders) appear empty.
     work = str(cwd)
+    homes = _home_dirs()
+    toolchain = _toolchain_under(homes, path_env)
     hidden: list[str] = []
-    for folder in hide:
-        real = os.path.realpath(folder)
-        if os.path.isdir(real) and not _contains(real, work):
+    for home in homes:
+        hidden += ["--tmpfs", home]
+    for folder in toolchain:
+        hidden += ["--ro-bind", folder, folder]
+    for path in hide:
+        real = os.path.realpath(path)
+        gone = any(_contains(h, real) for h in homes) \
+            and not any(_contains(t, real) for t in toolchain)  # already under an empty home
+        if os.path.isdir(real) and not _contains(real, work) and not gone:
             hidden += ["--tmpfs", real, "--remount-ro", real]
     return [
         "bwrap",
@@ -124,6 +194,23 @@ def sandbox_available() -> bool:
     return result.returncode == 0
 
 
+UNSANDBOXED = (
+    'sandbox = "auto" but bubblewrap is missing or does not work here: verification '
+    "commands run WITHOUT a sandbox. They can reach the network, read your home directory "
+    "and write outside the worktree; baton still scrubs secrets from their environment, "
+    "kills their process group, session and every process carrying their environment "
+    "marker at the end. Install bubblewrap (Debian: bubblewrap), or set "
+    'sandbox = "bwrap" in your user config to refuse to run without it.'
+)
+
+
+def sandbox_notice(sandbox: str) -> str | None:
+    """A warning when ``sandbox`` resolves to no sandbox without the user asking for none."""
+    if sandbox == "auto" and not sandbox_available():
+        return UNSANDBOXED
+    return None
+
+
 def _resolve_sandbox(sandbox: str) -> Literal["bwrap", "none"]:
     if sandbox == "none":
         return "none"
@@ -164,14 +251,15 @@ def run_command(
     masker = secrets if secrets is not None else SecretMasker()
     shell = shutil.which("bash") or "/bin/sh"
     argv = [shell, "-c", command]
-    child_env = scrubbed_env(os.environ if env is None else env)
+    child_env = scrubbed_env(os.environ if env is None else env, masker)
     marker = uuid.uuid4().hex
     child_env[MARKER_VARIABLE] = marker
     with tempfile.TemporaryFile() as output, tempfile.TemporaryDirectory(
         prefix="baton-scratch-"
     ) as scratch:
         if used == "bwrap":
-            argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch), hide), *argv]
+            argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch),
+                                 child_env.get("PATH"), hide), *argv]
             child_env.update(TMPDIR=scratch, TMP=scratch, TEMP=scratch)
         started = time.monotonic()
         try:
