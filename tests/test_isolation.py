@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -251,7 +252,9 @@ def test_in_the_sandbox_git_metadata_and_run_folders_are_hidden_and_read_only(
     check_landed(sample_repo, result, before, tmp_path)
     run_dir = Path(result["run_dir"])
     ran_in_sandbox(run_dir)
-    log = (run_dir / "evidence" / "01.log").read_text()
+    (event,) = [e for e in events(run_dir) if e["type"] == "command" and "git-entries" in
+                e["command"]]
+    log = (run_dir / event["evidence_file"]).read_text()
     assert "git-entries=0" in log and "baton-entries=0" in log, log
     assert "Read-only file system" in log and "discovered=128" in log, log
     assert (sample_repo / ".git" / "config").read_bytes() == git_config
@@ -450,3 +453,70 @@ def test_approve_with_no_endpoint_records_nothing_and_a_run_is_answered_once(
         assert "already approved" in proc.stderr, proc.stderr
     decisions = [e for e in events(run_dir) if e["type"] == "approval.decision"]
     assert len(decisions) == 1 and decisions[0]["approved"] is True
+
+
+# --- resume after a crash; an approval is for one tree ----------------------------------
+
+
+def test_a_checkout_left_by_a_crash_mid_verification_is_removed_on_resume(baton, sample_repo,
+                                                                         tmp_path):
+    from test_crash_resume import kill, start_baton
+
+    before = user_state(sample_repo)
+    flag = tmp_path / "verification-started"
+    cfg = config(tmp_path, "slow", f"test -f {flag} || (touch {flag}; sleep 120)", UNITTEST,
+                 extra='sandbox = "none"\n')  # the flag is outside the checkout
+    baton.serve(demo_script())
+    proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
+    deadline = time.monotonic() + 60
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "verification never started"
+    kill(proc)
+    (run_dir,) = (sample_repo / ".baton" / "runs").iterdir()
+    left = Path((run_dir / "checkout.path").read_text().strip())
+    assert left.name.startswith("baton-verify-") and left.is_dir()
+    resumed = baton("resume", run_dir.name, "--repo", str(sample_repo), "--json",
+                    "--config", str(cfg))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not left.exists()
+    assert not (run_dir / "checkout.path").exists()
+    check_landed(sample_repo, run_json(resumed), before, tmp_path)
+
+
+def test_an_approval_is_for_the_tree_it_was_asked_for(baton, sample_repo):
+    baton.serve(_high_risk_script())
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    workflow = json.loads((run_dir / "workflow.json").read_text())
+    (asked,) = [e for e in events(run_dir) if e["type"] == "approval.required"]
+    assert workflow["approval"]["tree"] == asked["tree"]
+    (snap,) = [e for e in events(run_dir) if e["type"] == "snapshot"]
+    assert asked["tree"] == snap["tree"]
+    # The pending approval names another tree: approving it does not approve this one.
+    workflow["approval"]["tree"] = "0" * 40
+    (run_dir / "workflow.json").write_text(json.dumps(workflow))
+    again = baton("approve", workflow["run_id"], "--repo", str(sample_repo), "--json")
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert not any(e["type"] == "command" for e in events(run_dir))
+
+
+def test_resume_needs_the_endpoint_config_again_and_says_so(baton, sample_repo, tmp_path):
+    gateway = baton.serve(demo_script())
+    endpoints = tmp_path / "endpoints.toml"
+    endpoints.write_text(f'[endpoints.default]\nbase_url = "{gateway.base_url}"\n'
+                         'api_key_env = "BATON_TEST_API_KEY"\n')
+    empty = tmp_path / "empty-user.toml"
+    empty.write_text("")
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json", "--config", str(endpoints),
+                 "--max-calls", "1", BATON_CONFIG=str(empty))
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    run_id = run_json(proc)["run_id"]
+    bare = baton("resume", run_id, "--repo", str(sample_repo), BATON_CONFIG=str(empty))
+    assert bare.returncode == 2, bare.stdout + bare.stderr
+    assert f"pass it again: --config {endpoints}" in bare.stderr, bare.stderr
+    again = baton("resume", run_id, "--repo", str(sample_repo), "--json", "--config",
+                  str(endpoints), BATON_CONFIG=str(empty))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run_json(again)["decision"] == "go"

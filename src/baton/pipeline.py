@@ -13,7 +13,8 @@ from typing import Any
 
 from baton import roles
 from baton.approvals import contract_rules, fired_rules, tampering_rules
-from baton.config import Config, Route, deep_merge, load_config
+from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
+from baton.config.ownership import GUARD_KEYS
 from baton.errors import AwaitingApproval, BatonError, BudgetExhausted, ConfigError, UserError
 from baton.evidence.baseline import run_baseline
 from baton.evidence.beforeafter import already_passing, failure_fixes, transitions
@@ -43,8 +44,7 @@ from baton.workspace.verify import remove_stale_checkout, verify
 
 # Settings that only the user's configuration, environment and flags of the moment may
 # give: a run folder (which a clone may carry, or anyone may edit) never supplies them.
-GUARDS = ("endpoints", "command_allowlist", "allow_model_commands", "sandbox", "prices",
-          "limits", "role_limits", "summarize_evidence", "retry")
+GUARDS = (*REPO_FORBIDDEN, *GUARD_KEYS, "retry")
 
 EXIT = {"go": 0, "no-go": 1}
 
@@ -251,7 +251,15 @@ def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | Non
                         "run") from exc
     check_routes(routes)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
-    check_endpoints(config, routes, environ)
+    try:
+        check_endpoints(config, routes, environ)
+    except ConfigError as exc:
+        started = workflow.get("config_file")
+        if config_file is None and isinstance(started, str) and started:
+            raise ConfigError(f"{exc}\nThe run was started with --config {started}; a run "
+                              "folder never supplies endpoints, so pass it again: "
+                              f"--config {started}") from exc
+        raise
     if config.sandbox == "bwrap":
         from baton.workspace.sandbox import _resolve_sandbox
 
@@ -633,6 +641,8 @@ def finish(ctx: RunContext, decision: str, reasons: list[str],
     commit = None
     if ctx.config.summarize_evidence and evidence:
         ctx.write("evidence/summary.md", roles.summarize_evidence(ctx, decision, evidence))
+    if decision != "go":
+        ctx.worktree.repair_gitfile()  # left for a person to inspect: make it usable
     if decision == "go" and plan is not None:
         if snapshot is None:
             raise UserError("internal: go without a snapshot")

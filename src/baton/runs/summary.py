@@ -349,7 +349,8 @@ def _snapshot(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     files = [{"path": str(f.get("path")), "status": _text(f.get("status"))}
              for f in _list(last.get("files")) if isinstance(f, dict) and f.get("path")]
     return {"commit": _text(last.get("commit")), "tree": _text(last.get("tree")),
-            "files": files}
+            "count": len(files), "files": files[:MAX_DRIFT_SHOWN],
+            "more": max(0, len(files) - MAX_DRIFT_SHOWN)}
 
 
 def _drift(events: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -154,12 +154,6 @@ class Git:
         out = self.run_bytes(*args, check=check, input_bytes=data, env=env)
         return out.decode("utf-8", "surrogateescape")
 
-    def popen(self, *args: str) -> subprocess.Popen[bytes]:
-        """Start a long-lived git command (``cat-file --batch``) with pipes."""
-        return subprocess.Popen(self._argv(args), cwd=self._cwd(), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env=_git_env(self.config()))
-
     def with_work_tree(self, work_tree: Path, index_file: Path | None = None) -> Git:
         """The same repository with another work tree (and index)."""
         return Git(self.git_dir, work_tree, index_file=index_file)
@@ -303,7 +297,7 @@ class Worktree:
     def reset(self) -> None:
         """Back to the base commit, dropping every change (used before a replay)."""
         self._remove_stale_locks()
-        self._repair_gitfile()
+        self.repair_gitfile()
         self.git.run("reset", "-q", "--hard", self.base_commit)
         self.git.run("clean", "-qfd")
         self._packet_tree = None
@@ -319,7 +313,7 @@ class Worktree:
                      self.common_dir / "refs" / "heads" / f"{self.branch}.lock"):
             lock.unlink(missing_ok=True)
 
-    def _repair_gitfile(self) -> None:
+    def repair_gitfile(self) -> None:
         """Point the worktree's ``.git`` file back at its git directory, for people and
         tools that look at the folder (baton itself never reads it)."""
         gitfile = self.path / ".git"

@@ -133,32 +133,33 @@ def _toolchain_under(homes: list[str], path_env: str | None) -> list[str]:
 
 
 def _bwrap_args(cwd: Path, scratch: Path, path_env: str | None = None,
-                hide: Sequence[Path] = ()) -> list[str]:
+                hidden: Sequence[Path] = ()) -> list[str]:
     # /tmp stays visible read-only (a virtualenv or the repo itself may live there);
     # temporary files go to a private scratch folder named by TMPDIR. The home directory
     # is an empty tmpfs: ~/.ssh, ~/.netrc, ~/.config and the like are not there; the
     # toolchain on PATH inside it is bound back read-only, and the worktree read-write.
-    # Folders in ``hide`` (the repository's git metadata, baton's run folders) appear empty.
+    # Folders in ``hidden`` (the repository's git metadata, baton's run folders) appear
+    # empty and read-only.
     work = str(cwd)
     homes = _home_dirs()
-    toolchain = _toolchain_under(homes, path_env)
-    hidden: list[str] = []
+    hide: list[str] = []
     for home in homes:
-        hidden += ["--tmpfs", home]
+        hide += ["--tmpfs", home]
+    toolchain = _toolchain_under(homes, path_env)
     for folder in toolchain:
-        hidden += ["--ro-bind", folder, folder]
-    for path in hide:
-        real = os.path.realpath(path)
-        gone = any(_contains(h, real) for h in homes) \
-            and not any(_contains(t, real) for t in toolchain)  # already under an empty home
-        if os.path.isdir(real) and not _contains(real, work) and not gone:
-            hidden += ["--tmpfs", real, "--remount-ro", real]
+        hide += ["--ro-bind", folder, folder]
+    for secret in hidden:
+        real = os.path.realpath(secret)
+        under_home = any(_contains(h, real) for h in homes) \
+            and not any(_contains(t, real) for t in toolchain)
+        if os.path.isdir(real) and not under_home and not _contains(real, work):
+            hide += ["--tmpfs", real, "--remount-ro", real]
     return [
         "bwrap",
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        *hidden,
+        *hide,
         "--bind", str(scratch), str(scratch),
         "--bind", work, work,
         "--chdir", work,

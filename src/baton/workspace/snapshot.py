@@ -18,14 +18,12 @@ import os
 import shutil
 import stat
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from baton.approvals import FileChange
 from baton.errors import UserError
 from baton.workspace.git import (
     Git,
@@ -40,6 +38,9 @@ from baton.workspace.git import (
 __all__ = ["Drifted", "Snapshot", "TreeEntry", "disposable_checkout", "drift",
            "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
            "write_checkout"]
+
+if TYPE_CHECKING:
+    from baton.approvals import FileChange
 
 _GITLINK = "160000"
 _SYMLINK = "120000"
@@ -147,15 +148,19 @@ def read_tree(repo_root: Path, treeish: str) -> dict[str, TreeEntry]:
     return _entries(git, resolve_tree(git, treeish))
 
 
-def _entries(git: Git, tree: str) -> dict[str, TreeEntry]:
-    out = git.run_bytes("ls-tree", "-r", "-z", "--full-tree", tree)
+def _entries(git: Git, tree: str, sizes: dict[str, int] | None = None
+             ) -> dict[str, TreeEntry]:
+    """Every file of ``tree``; with ``sizes``, also fills in each blob's size."""
+    out = git.run_bytes("ls-tree", "-r", "-z", "--full-tree", "--long", tree)
     entries: dict[str, TreeEntry] = {}
     for record in out.split(b"\0"):
         if not record:
             continue
         meta, _, name = record.partition(b"\t")
-        mode, _kind, oid = meta.decode().split(" ")
+        mode, _kind, oid, size = meta.decode().split()
         entries[os.fsdecode(name)] = TreeEntry(mode, oid)
+        if sizes is not None and size.isdigit():
+            sizes[oid] = int(size)
     return entries
 
 
@@ -201,7 +206,8 @@ def _folder_name(name: str) -> str:
 
 def write_checkout(git: Git, tree: str, root: Path) -> int:
     """Write every file of ``tree`` under the empty folder ``root``; returns the count."""
-    entries = _entries(git, tree)
+    sizes: dict[str, int] = {}
+    entries = _entries(git, tree, sizes)
     made: set[str] = set()
     by_blob: dict[str, list[tuple[str, str]]] = {}
     for path, entry in entries.items():
@@ -217,7 +223,7 @@ def write_checkout(git: Git, tree: str, root: Path) -> int:
             continue
         by_blob.setdefault(entry.oid, []).append((path, entry.mode))
     if by_blob:
-        _write_blobs(git, root, by_blob)
+        _write_blobs(git, root, by_blob, sizes)
     return len(entries)
 
 
@@ -235,48 +241,61 @@ def _make_dirs(root: Path, parts: list[str], made: set[str]) -> None:
         made.add(rel)
 
 
-def _write_blobs(git: Git, root: Path, by_blob: dict[str, list[tuple[str, str]]]) -> None:
-    """Stream every blob from one ``git cat-file --batch`` and write it at its paths."""
-    proc = git.popen("cat-file", "--batch")
-    assert proc.stdin is not None and proc.stdout is not None
-    order = list(by_blob)
-    stdin = proc.stdin
-
-    def feed() -> None:
-        try:
-            for oid in order:
-                stdin.write(oid.encode() + b"\n")
-            stdin.close()
-        except OSError:  # git died; the reader reports it
-            pass
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    try:
-        for oid in order:
-            header = proc.stdout.readline().split()
-            if len(header) != 3 or header[1] != b"blob":
-                raise UserError(f"git could not read object {oid} "
-                                f"({b' '.join(header).decode(errors='replace') or 'no output'})")
-            size = int(header[2])
-            data = proc.stdout.read(size)
-            proc.stdout.read(1)  # the newline after the contents
-            for path, mode in by_blob[oid]:
-                _write_file(root / path, mode, data)
-    finally:
-        writer.join()
-        proc.stdout.close()
-        proc.wait()
+BATCH_BYTES = 32 * 1024 * 1024
+"""Blob bytes read from git per ``cat-file --batch`` (one larger blob gets its own)."""
 
 
-def _write_file(target: Path, mode: str, data: bytes) -> None:
+def _write_blobs(git: Git, root: Path, by_blob: dict[str, list[tuple[str, str]]],
+                 sizes: dict[str, int]) -> None:
+    """Read the blobs from ``git cat-file --batch`` in batches of about BATCH_BYTES and
+    write each at its paths (no pipe ping-pong: each batch is one read of git's output)."""
+    batch: list[str] = []
+    held = 0
+    for oid in by_blob:
+        size = sizes.get(oid, 0)
+        if batch and held + size > BATCH_BYTES:
+            _write_batch(git, root, batch, by_blob)
+            batch, held = [], 0
+        batch.append(oid)
+        held += size
+    if batch:
+        _write_batch(git, root, batch, by_blob)
+
+
+def _write_batch(git: Git, root: Path, oids: list[str],
+                 by_blob: dict[str, list[tuple[str, str]]]) -> None:
+    raw = git.run_bytes("cat-file", "--batch",
+                        input_bytes="".join(o + "\n" for o in oids).encode())
+    out = memoryview(raw)
+    top = os.fsencode(root)
+    at = 0
+    for oid in oids:
+        end = raw.index(b"\n", at)
+        header = raw[at:end].split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise UserError(f"git could not read object {oid} "
+                            f"({b' '.join(header).decode(errors='replace') or 'no output'})")
+        start = end + 1
+        at = start + int(header[2])
+        data = out[start:at]
+        at += 1  # the newline after the contents
+        for path, mode in by_blob[oid]:
+            _write_file(top + b"/" + os.fsencode(path), mode, data)
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+
+
+def _write_file(target: bytes, mode: str, data: memoryview) -> None:
     if mode == _SYMLINK:
-        os.symlink(data, os.fsencode(target))
+        os.symlink(bytes(data), target)
         return
-    perms = 0o777 if mode == _EXECUTABLE else 0o666
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perms)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    fd = os.open(target, _CREATE, 0o777 if mode == _EXECUTABLE else 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
 
 
 def remove_folder(path: Path) -> None:
