@@ -239,7 +239,9 @@ def test_a_runaway_command_is_killed_at_the_timeout_with_nothing_left(baton, sam
     command = f"{forever} & nohup {forever} >/dev/null 2>&1 & {forever}"
     baton.serve(demo_script())
     cfg = tmp_path / "runaway.toml"
-    cfg.write_text(f"command_timeout_s = 2\nverify_commands = [{json.dumps(command)}]\n")
+    # max_fix_rounds = 0: one timed-out verification, not handed back to the implementer
+    cfg.write_text(f"command_timeout_s = 2\nmax_fix_rounds = 0\n"
+                   f"verify_commands = [{json.dumps(command)}]\n")
     started = time.monotonic()
     proc = run(baton, sample_repo, "--config", str(cfg))
     elapsed = time.monotonic() - started

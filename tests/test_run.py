@@ -105,7 +105,8 @@ def test_no_go_when_a_test_command_fails(baton, sample_repo):
     set_responses(script, IMPLEMENTER, [naive + "\ntests/test_median.py" + tests])
     set_responses(script, REVIEWER, [approve()])
     baton.serve(script)
-    proc = run(baton, sample_repo)
+    # max_fix_rounds = 0: the failure is not handed back (tests/test_fix_rounds.py does that)
+    proc = run(baton, sample_repo, "--set", "max_fix_rounds=0")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     result = run_json(proc)
     assert result["decision"] == "no-go"

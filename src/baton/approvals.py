@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
 
 from baton.config import Approval
 from baton.models import RISK_ORDER
 from baton.workspace.globs import first_match, glob_match, normalize
 
 __all__ = ["FileChange", "fired_rules", "glob_match", "is_test_file"]
+
+if TYPE_CHECKING:
+    from baton.evidence.contract import ContractCheck
 
 ChangeStatus = Literal["A", "M", "D", "R"]
 
@@ -64,6 +68,27 @@ def fired_rules(approval: Approval, *, risk_level: str, changes: list[FileChange
         *_test_rules(approval, changes),
         *_size_rule(approval, changes),
     ]
+
+
+def tampering_rules(approval: Approval, flags: list[str]) -> list[str]:
+    """The tampering rule: each sign of weakened tests, named (on by default)."""
+    if not approval.tampering:
+        return []
+    return [f"test tampering: {flag}" for flag in dict.fromkeys(flags)]
+
+
+def contract_rules(approval: Approval, contract: ContractCheck) -> list[str]:
+    """The plan-as-contract rules that are switched on (all off by default)."""
+    fired = []
+    if approval.unplanned_files:
+        fired += [f"file {p!r} changed but the plan did not name it"
+                  for p in contract.unplanned_files]
+    if approval.untouched_planned_files:
+        fired += [f"file {p!r} named by the plan was left unchanged"
+                  for p in contract.untouched_files]
+    if approval.plan_commands_not_run:
+        fired += [f"plan test command {c!r} did not run" for c in contract.commands_not_run]
+    return fired
 
 
 def _risk_rule(approval: Approval, risk_level: str) -> list[str]:

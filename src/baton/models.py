@@ -180,6 +180,23 @@ class Verdict(BaseModel):
         return [Finding(message=fix) for fix in self.required_fixes]
 
 
+class TestCounts(BaseModel):
+    """Tests one command collected and how they ended; ``source`` says where it was read."""
+
+    __test__ = False  # not a pytest test class
+
+    source: str
+    collected: int | None = None
+    ran: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
+    deselected: int = 0
+
+
 class CommandEvidence(BaseModel):
     """What the harness observed when it ran one verification command."""
 
@@ -194,3 +211,10 @@ class CommandEvidence(BaseModel):
     output_bytes: int = 0
     reason_not_run: str | None = None
     sandbox: str | None = None
+    tests: TestCounts | None = None
+    """Test counts read from the output or a JUnit report, when the command printed any."""
+
+    @property
+    def ok(self) -> bool:
+        """Ran and exited 0."""
+        return self.ran and self.exit_code == 0

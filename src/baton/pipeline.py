@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from baton import roles
-from baton.approvals import fired_rules
+from baton.approvals import contract_rules, fired_rules, tampering_rules
 from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
 from baton.config.ownership import GUARD_KEYS
 from baton.errors import (
@@ -23,6 +24,10 @@ from baton.errors import (
     RunInterrupted,
     UserError,
 )
+from baton.evidence.baseline import run_baseline
+from baton.evidence.beforeafter import already_passing, failure_fixes, transitions
+from baton.evidence.contract import ContractCheck, check_contract
+from baton.evidence.tampering import count_flags, diff_flags, parse_diff
 from baton.llm.budget import Budget, check_prices_known
 from baton.llm.provider import missing_key_warning, resolve_api_key
 from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
@@ -434,7 +439,9 @@ def _internal_error(ctx: RunContext, exc: Exception) -> InternalError:
 
 def workflow(ctx: RunContext, task: str
              ) -> tuple[str, list[str], list[CommandEvidence], Plan]:
-    """Plan, then each packet in turn, then the approval gate, then verification."""
+    """Base results, plan, each packet in turn, the approval gate, verification with fix
+    rounds, the evidence gate."""
+    ctx.baseline = run_baseline(ctx)
     plan = roles.plan_task(ctx, task)
     packets = plan.scoped_packets()
     ctx.update_workflow(packets=len(packets))
@@ -444,7 +451,14 @@ def workflow(ctx: RunContext, task: str
     snapshot = take_snapshot(ctx, plan)
     gate_approval(ctx, plan, snapshot)
     evidence = verify(ctx, plan, verdicts, snapshot)
+    evidence, rounds = fix_rounds(ctx, task, plan, verdicts, evidence, len(packets))
+    record_before_after(ctx, evidence)
     decision, reasons = decide(evidence)
+    if decision == "go":
+        gate_evidence(ctx, plan, evidence)
+    elif rounds and any(e.ran and not e.ok for e in evidence):
+        reasons.append(f"still failing after {rounds} fix round(s) "
+                       f"(max_fix_rounds = {ctx.config.max_fix_rounds})")
     return decision, reasons, evidence, plan
 
 
@@ -454,7 +468,7 @@ def commit_message(ctx: RunContext, plan: Plan) -> str:
     return f"{message}\n\nbaton run {ctx.run_id}"
 
 
-def take_snapshot(ctx: RunContext, plan: Plan) -> Snapshot:
+def take_snapshot(ctx: RunContext, plan: Plan, stage: str = "") -> Snapshot:
     """Fix the approved tree as a commit object before anything runs on it.
 
     A replayed run gets the commit its trace recorded (same tree, same commit id). The
@@ -468,7 +482,8 @@ def take_snapshot(ctx: RunContext, plan: Plan) -> Snapshot:
                         f"reviewed, {snapshot.tree[:12]} is there now); run again")
     changes = tree_changes(ctx.repo_root, ctx.worktree.base_commit, snapshot.tree)
     ctx.snapshot = snapshot
-    ctx.emit("snapshot", key="snapshot", commit=snapshot.commit, tree=snapshot.tree,
+    ctx.emit("snapshot", key="snapshot" + (f"/{stage}" if stage else ""),
+             commit=snapshot.commit, tree=snapshot.tree,
              base_commit=ctx.worktree.base_commit,
              files=[{"path": c.path, "status": c.status, "added": c.added,
                      "removed": c.removed} for c in changes])
@@ -504,6 +519,7 @@ def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index
         outside = sorted({*outside, *patch.applied.outside_plan})
         flags = [f"changed outside the plan: {path}" for path in outside]
         diff = ctx.worktree.pending_diff()
+        flags += review_flags(ctx, plan, last_packet=index == count)
         verdict = roles.review(ctx, task, plan, packet, index, count, round_, diff, flags,
                                previous_fixes=fixes)
         verdicts.append(verdict)
@@ -524,27 +540,154 @@ def _end_packet(ctx: RunContext, index: int, packet: PlanPacket, outcome: str) -
              outcome=outcome, reviewed_tree=ctx.worktree.reviewed_tree)
 
 
-def gate_approval(ctx: RunContext, plan: Plan, snapshot: Snapshot) -> None:
-    """Stop for a person when an approval rule fires on the snapshot's exact changes,
-    unless a person already approved this very tree."""
+def gate_approval(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str = "") -> None:
+    """Stop for a person when an approval rule fires on the snapshot's exact changes
+    (tampering and contract rules included), unless a person already approved this very
+    tree with these rules."""
     rules = fired_rules(ctx.config.approval, risk_level=plan.risk_level,
                         changes=tree_changes(ctx.repo_root, ctx.worktree.base_commit,
                                              snapshot.tree))
+    tampered, contract = diff_findings(ctx, plan, snapshot, stage or "verify")
+    rules += tampering_rules(ctx.config.approval, [str(f) for f in tampered])
+    rules += contract_rules(ctx.config.approval, contract)
+    stop_for_approval(ctx, rules, snapshot, stage, "before verification")
+
+
+def stop_for_approval(ctx: RunContext, rules: list[str], snapshot: Snapshot, stage: str,
+                      when: str) -> None:
+    """Pause (exit 3) unless a person approved this very tree and every rule in ``rules``.
+
+    A later gate of the same run stops again: a fix round for its new tree, the evidence
+    after verification only for rules nobody has seen yet on this tree.
+    """
     if not rules:
         return
     approval = read_workflow(ctx.run_dir).get("approval") or {}
-    if approval.get("status") == "approved" and approval.get("tree") == snapshot.tree:
+    same_tree = approval.get("status") == "approved" and approval.get("tree") == snapshot.tree
+    seen = list(approval.get("rules") or []) if same_tree else []
+    if same_tree and set(rules) <= set(seen):
         return
-    ctx.emit("approval.required", key="approval.required", rules=rules, tree=snapshot.tree)
-    ctx.update_workflow(approval={"status": "pending", "rules": rules,
+    new = [r for r in rules if r not in seen]
+    ctx.emit("approval.required", key="approval.required" + (f"/{stage}" if stage else ""),
+             rules=new, tree=snapshot.tree, stage=stage or None)
+    ctx.update_workflow(approval={"status": "pending",
+                                  "rules": list(dict.fromkeys([*seen, *rules])),
                                   "tree": snapshot.tree})
     raise AwaitingApproval(
-        f"run {ctx.run_id} needs a person's approval before verification:\n  - "
-        + "\n  - ".join(rules)
+        f"run {ctx.run_id} needs a person's approval {when}:\n  - "
+        + "\n  - ".join(new)
         + f"\nSee the patch with `baton show {ctx.run_id}` (it is staged in the worktree "
         f"{ctx.worktree.path}: `git -C {ctx.worktree.path} diff --cached`), then "
         f"`baton approve {ctx.run_id}` or `baton reject {ctx.run_id} --reason ...`"
     )
+
+
+# -- evidence beyond exit codes: tampering, the plan as a contract, before/after ------------
+
+
+def diff_findings(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str
+                  ) -> tuple[list[Any], ContractCheck]:
+    """Tampering flags and the plan contract of the snapshot, recorded in the trace."""
+    diff = snapshot_diff(ctx.repo_root, ctx.worktree.base_commit, snapshot.tree)
+    tampered = diff_flags(diff)
+    contract = check_contract(plan, [f.path for f in parse_diff(diff)])
+    ctx.emit("evidence.flags", key=f"evidence.flags/{stage}", stage=stage,
+             tampering=[f.to_dict() for f in tampered], contract=contract.to_dict())
+    return tampered, contract
+
+
+def review_flags(ctx: RunContext, plan: Plan, *, last_packet: bool) -> list[str]:
+    """What the reviewer is told beyond the diff: tampering signs and the plan contract."""
+    diff = ctx.worktree.full_diff()
+    contract = check_contract(plan, [f.path for f in parse_diff(diff)])
+    if not last_packet:
+        contract.untouched_files = []  # later packets have not run yet
+    return [f"test tampering: {f}" for f in diff_flags(diff)] + contract.messages()
+
+
+def fix_rounds(ctx: RunContext, task: str, plan: Plan, verdicts: list[Verdict],
+               evidence: list[CommandEvidence], count: int
+               ) -> tuple[list[CommandEvidence], int]:
+    """Failed checks go back to the implementer, then review and verification again."""
+    rounds = 0
+    for number in range(1, ctx.config.max_fix_rounds + 1):
+        failed = [e for e in evidence if e.ran and not e.ok]
+        if not failed:
+            break
+        rounds = number
+        ctx.emit("fix.start", key=f"fix.start/{number}", fix_round=number,
+                 packet=count + number, failed=[e.command for e in failed])
+        verdicts += run_fix_round(ctx, task, plan, number, count, failure_fixes(evidence))
+        stage = f"fix{number}"
+        snapshot = take_snapshot(ctx, plan, stage)
+        gate_approval(ctx, plan, snapshot, stage)
+        evidence = verify(ctx, plan, verdicts, snapshot, stage=stage)
+        still = [e.command for e in evidence if e.ran and not e.ok]
+        ctx.emit("fix.end", key=f"fix.end/{number}", fix_round=number,
+                 outcome="failed" if still else "passed", failed=still)
+    return evidence, rounds
+
+
+def run_fix_round(ctx: RunContext, task: str, plan: Plan, number: int, count: int,
+                  fixes: list[str]) -> list[Verdict]:
+    """One fix round: implement the failures away and get the fix reviewed (bounded)."""
+    ctx.worktree.checkpoint()
+    index = count + number
+    changed = [f.path for f in parse_diff(ctx.worktree.full_diff())]
+    packet = PlanPacket(
+        title=f"fix round {number}",
+        goal="Make the failing verification commands pass by fixing the code; never delete, "
+             "skip or weaken a test.",
+        files=list(dict.fromkeys([*plan.files(), *changed])),
+        acceptance_criteria=["every verification command exits 0",
+                             "no test deleted, skipped, xfailed or weakened"])
+    label = f"fix round {number}"
+    summary = [f"verification failed before this fix: {fix.splitlines()[0]}" for fix in fixes]
+    verdicts: list[Verdict] = []
+    for round_ in range(1, ctx.config.max_review_rounds + 1):
+        patch = roles.implement(ctx, task, plan, packet, index, index, round_, fixes)
+        if patch.applied is None:
+            raise _NoGo(f"{label}: the implementer's edits did not apply after "
+                        f"{ctx.config.max_edit_attempts} attempts: {patch.error}")
+        flags = [f"changed outside the plan: {p}" for p in patch.applied.outside_plan]
+        diff = ctx.worktree.pending_diff()
+        flags = summary + flags + review_flags(ctx, plan, last_packet=True)
+        verdict = roles.review(ctx, task, plan, packet, index, index, round_, diff, flags)
+        verdicts.append(verdict)
+        if verdict.verdict == "approve":
+            return verdicts
+        if verdict.verdict == "block":
+            raise _NoGo(f"{label} was blocked by the reviewer: {verdict.summary or 'no reason'}")
+        fixes = verdict.required_fixes
+    raise _NoGo(f"{label}: no approval after {ctx.config.max_review_rounds} review rounds; "
+                "last required fixes: " + "; ".join(fixes))
+
+
+def record_before_after(ctx: RunContext, evidence: list[CommandEvidence]) -> None:
+    """Which commands went fail -> pass, stayed passing, or broke, against the base commit."""
+    if not ctx.baseline:
+        return
+    rows = transitions(ctx.baseline, evidence)
+    ctx.write("evidence/before-after.json", json.dumps(rows, indent=2))
+    ctx.emit("evidence.before_after", key="evidence.before_after", commands=rows,
+             already_passing=already_passing(rows))
+
+
+def gate_evidence(ctx: RunContext, plan: Plan, evidence: list[CommandEvidence]) -> None:
+    """After verification: fewer tests run than on the base commit, plan commands not run."""
+    base = {e.command: e for e in ctx.baseline}
+    counted = [f for e in evidence if e.command in base
+               for f in count_flags(e.command, base[e.command].tests, e.tests)]
+    snapshot = ctx.snapshot
+    if snapshot is None:
+        raise UserError("internal: evidence gate without a snapshot")
+    contract = check_contract(plan, [c.path for c in tree_changes(
+        ctx.repo_root, ctx.worktree.base_commit, snapshot.tree)], evidence)
+    ctx.emit("evidence.flags", key="evidence.flags/after", stage="after",
+             tampering=[f.to_dict() for f in counted], contract=contract.to_dict())
+    rules = tampering_rules(ctx.config.approval, [str(f) for f in counted])
+    rules += contract_rules(ctx.config.approval, contract)
+    stop_for_approval(ctx, rules, snapshot, "evidence", "before the commit")
 
 
 def decide(evidence: list[CommandEvidence]) -> tuple[str, list[str]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from baton import prompts
 from baton.errors import EditError, ModelOutputError
+from baton.evidence.beforeafter import prompt_results
 from baton.models import Plan, PlanPacket, Verdict
 from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
@@ -26,6 +27,7 @@ def plan_task(ctx: RunContext, task: str) -> Plan:
         "key_files": [f for f in key_files(root, files, budget // 2)
                       if withheld_reason(f["path"], ctx.config.protected_paths) is None],
         "max_packets": ctx.config.max_packets, "repair_errors": [],
+        "base_results": prompt_results(ctx.baseline),
     }
     errors: list[str] = []
     for attempt in range(1, ctx.config.max_plan_attempts + 1):
@@ -152,6 +154,7 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
             files=_file_context(root, names, protected=ctx.config.protected_paths,
                                 budget_bytes=int(ctx.config.max_prompt_bytes * FILES_SHARE)),
             required_fixes=fixes, round=round_, edit_error=error,
+            base_results=prompt_results(ctx.baseline) if round_ == 1 and not fixes else [],
         )
         key = f"p{index}/r{round_}/e{attempt}"
         text = ctx.ask("implementer", messages, f"implementer/{key}", packet=index,

@@ -30,6 +30,7 @@ from baton.llm.provider import (
 )
 from baton.llm.retry import Attempt, complete_with_retries
 from baton.llm.tokens import estimate_tokens
+from baton.models import CommandEvidence
 from baton.runs import trace as T
 from baton.runs.store import read_workflow, write_workflow
 from baton.secrets import SecretMasker
@@ -81,6 +82,8 @@ class RunContext:
     """The approved tree fixed as a commit object, once the last packet is approved."""
     snapshot_recorded: Snapshot | None = None
     """The snapshot the trace recorded before a resume (reused when the tree matches)."""
+    baseline: list[CommandEvidence] = field(default_factory=list)
+    """The verify commands' results on the base commit (empty when not run)."""
     _lock_fd: int | None = None
     live: Any = None
     """Live OpenTelemetry export, when OTEL_EXPORTER_OTLP_ENDPOINT is set (export/live.py)."""

@@ -130,6 +130,14 @@ class Approval(_Strict):
     """Deleting or modifying existing test files needs approval."""
     max_diff_lines: int | None = 500
     """A diff with more changed lines than this needs approval."""
+    tampering: bool = True
+    """Signs of test tampering (tests deleted, removed, skipped, weakened, fewer run) wait."""
+    unplanned_files: bool = False
+    """A change to a file the plan did not name waits."""
+    untouched_planned_files: bool = False
+    """A file the plan named but the patch left untouched waits."""
+    plan_commands_not_run: bool = False
+    """A test command the plan named that did not run waits (checked after verification)."""
 
 
 class Config(_Strict):
@@ -156,6 +164,10 @@ class Config(_Strict):
     max_review_rounds: int = Field(default=2, ge=1)
     require_other_vendor: bool = False
     """Refuse a reviewer not proven to be another vendor than the author (else a warning)."""
+    max_fix_rounds: int = Field(default=2, ge=0)
+    """Failed verification goes back to the implementer this many times (0: no-go at once)."""
+    verify_base: bool = True
+    """Also run the verify commands once on the base commit, for before/after evidence."""
     max_edit_attempts: int = Field(default=2, ge=1)
     max_plan_attempts: int = Field(default=2, ge=1)
     max_packets: int = Field(default=5, ge=1)

@@ -127,7 +127,7 @@ class Budget:
                     cost_usd=_amount(pick("cost_usd", "cost_usd")),
                     wall_s=_amount(event.get("latency_s")) or 0.0,
                 )
-            elif kind == "command":
+            elif kind in ("command", "base.command"):
                 budget.add_wall(_amount(event.get("duration_s")) or 0.0)
         return budget
 

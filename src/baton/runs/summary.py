@@ -153,10 +153,12 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "review": _review_of_change(run_dir, workflow),
         "snapshot": _snapshot(events),
         "drift": _drift(events),
+        **_evidence_context(events),
         "sandbox_warnings": list(dict.fromkeys(
             _text(e.get("warning")) for e in events
             if e.get("type") == "sandbox" and e.get("warning"))),
     }
+    _label_fix_reviews(reviews, events)
     return context
 
 
@@ -281,6 +283,9 @@ def _commands(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any
         if event.get("type") == "command":
             by_step[event.get("step") or index] = event
     items = list(by_step.values())
+    if items:  # after fix rounds, the evidence is the last verification's
+        last = items[-1].get("stage")
+        items = [i for i in items if i.get("stage") == last]
     if not items:
         stored = _read_json(run_dir / "evidence" / "evidence.json")
         items = [i for i in stored if isinstance(i, dict)] if isinstance(stored, list) else []
@@ -290,6 +295,50 @@ def _commands(run_dir: Path, events: list[dict[str, Any]]) -> list[dict[str, Any
              "reason_not_run": _first(i.get("reason_not_run")) or "",
              "log": _first(i.get("evidence_file"))}
             for i in items]
+
+
+def _label_fix_reviews(reviews: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    """A fix round's reviews are numbered after the packets: name them as fix rounds."""
+    fixes = {_ordinal(e.get("packet")): _ordinal(e.get("fix_round"))
+             for e in events if e.get("type") == "fix.start"}
+    for row in reviews:
+        number = fixes.get(row["packet"]) if row["packet"] is not None else None
+        if number is not None:
+            row["fix_round"] = number
+            row["label"] = f"fix {number}"
+
+
+def _evidence_context(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Before/after, fix rounds, tampering flags and the plan contract, from the trace."""
+    before_after = _last(events, "evidence.before_after") or {}
+    rows = [r for r in _list(before_after.get("commands")) if isinstance(r, dict)]
+    ends = {_ordinal(e.get("fix_round")): e for e in events if e.get("type") == "fix.end"}
+    fixes = [{"round": _ordinal(e.get("fix_round")),
+              "failed": [str(c) for c in _list(e.get("failed"))],
+              "outcome": _first((ends.get(_ordinal(e.get("fix_round"))) or {}).get("outcome"))
+              or "not finished",
+              "still_failing": [str(c) for c in _list(
+                  (ends.get(_ordinal(e.get("fix_round"))) or {}).get("failed"))]}
+             for e in events if e.get("type") == "fix.start"]
+    flags = [e for e in events if e.get("type") == "evidence.flags"]
+    empty: dict[str, Any] = {}
+    diff_stage = next((e for e in reversed(flags) if e.get("stage") != "after"), empty)
+    after = next((e for e in reversed(flags) if e.get("stage") == "after"), empty)
+    tampering = [str(f.get("message")) for e in (diff_stage, after)
+                 for f in _list(e.get("tampering")) if isinstance(f, dict)]
+    contract = dict(diff_stage.get("contract") or {})
+    if isinstance(after.get("contract"), dict):
+        contract.update(after["contract"])
+    return {
+        "before_after": rows,
+        "already_passing": before_after.get("already_passing") is True,
+        "base_commands": [e for e in events if e.get("type") == "base.command"],
+        "fix_rounds": fixes,
+        "tampering": list(dict.fromkeys(tampering)),
+        "contract": {k: [str(v) for v in _list(contract.get(k))]
+                     for k in ("unplanned_files", "untouched_files", "commands_not_run")},
+        "contract_checked": bool(flags),
+    }
 
 
 def _costs(trace: Path) -> dict[str, Any]:
@@ -330,7 +379,8 @@ def _snapshot(events: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _drift(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """What verification commands wrote in their checkout (never committed)."""
-    last = _last(events, "verify.drift")
+    last = next((e for e in reversed(events) if e.get("type") == "verify.drift"
+                 and e.get("stage") != "base"), None)  # the base commit's is not the patch's
     if last is None:
         return None
     rows = [{"path": str(f.get("path")), "verb": _DRIFT_VERBS.get(_text(f.get("status")), "?"),

@@ -1,30 +1,81 @@
-"""A map of the repository for the planner, within a size budget."""
+"""A map of the repository for the planner, within a size budget.
+
+Each file is one line: its path, its size and every top-level definition in it. Python
+is read with ``ast`` (classes, functions, module constants, each class with its methods);
+other languages fall back to a regex per language. When the whole outline of a file does
+not fit in what is left of the budget, the file is listed with a count of its definitions
+instead, so the list of files is cut last.
+"""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
-_DEF = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 KEY_FILE_NAMES = ("README.md", "README.rst", "README", "pyproject.toml", "package.json",
                   "Cargo.toml", "go.mod")
 BINARY_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".pdf", ".zip", ".gz", ".whl", ".so",
                    ".pyc", ".ico", ".woff", ".woff2", ".ttf", ".jar", ".bin"}
+MAX_OUTLINE_FILE_BYTES = 200_000
+
+_PY_FALLBACK = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
+_JS = re.compile(
+    r"^(?:export\s+(?:default\s+)?)?(?:async\s+)?(?:function\*?|class|interface|type|enum"
+    r"|const|let|var)\s+([A-Za-z_$][\w$]*)", re.MULTILINE)
+_REGEXES: dict[str, re.Pattern[str]] = {
+    ".js": _JS, ".jsx": _JS, ".mjs": _JS, ".cjs": _JS, ".ts": _JS, ".tsx": _JS,
+    ".go": re.compile(r"^(?:func(?:\s+\([^)]*\))?|type)\s+([A-Za-z_]\w*)", re.MULTILINE),
+    ".rs": re.compile(r"^(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:fn|struct|enum|trait|type"
+                      r"|mod|const|static|union)\s+([A-Za-z_]\w*)", re.MULTILINE),
+    ".rb": re.compile(r"^(?:def|class|module)\s+([A-Za-z_][\w.:]*[?!]?)", re.MULTILINE),
+    ".java": re.compile(r"^(?:public\s+|final\s+|abstract\s+)*(?:class|interface|enum|record)"
+                        r"\s+([A-Za-z_]\w*)", re.MULTILINE),
+    ".kt": re.compile(r"^(?:\w+\s+)*(?:fun|class|object|interface)\s+([A-Za-z_]\w*)",
+                      re.MULTILINE),
+    ".sh": re.compile(r"^(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)\s*\{", re.MULTILINE),
+}
 
 
-def _outline(path: Path) -> str:
-    if path.suffix != ".py":
-        return ""
+def definitions(path: Path, text: str) -> list[str]:
+    """Every top-level definition in a source file, in order (``[]`` for other files)."""
+    if path.suffix == ".py":
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            return list(dict.fromkeys(_PY_FALLBACK.findall(text)))
+        return _python_definitions(tree)
+    regex = _REGEXES.get(path.suffix.lower())
+    return list(dict.fromkeys(regex.findall(text))) if regex else []
+
+
+def _python_definitions(tree: ast.Module) -> list[str]:
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.append(f"{node.name}()")
+        elif isinstance(node, ast.ClassDef):
+            methods = [n.name for n in node.body
+                       if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+            names.append(f"{node.name}({', '.join(methods)})" if methods else node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper()]
+    return names
+
+
+def _outline(path: Path, size: int) -> list[str]:
+    if size >= MAX_OUTLINE_FILE_BYTES:
+        return []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return ""
-    names = _DEF.findall(text)
-    return (": " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")) if names else ""
+        return []
+    return definitions(path, text)
 
 
 def repo_map(root: Path, files: list[str], budget_bytes: int) -> str:
-    """One line per file (size, top-level Python names), cut at ``budget_bytes``."""
+    """One line per file (size, every top-level definition), cut at ``budget_bytes``."""
     lines: list[str] = []
     used = 0
     for rel in files:
@@ -36,7 +87,10 @@ def repo_map(root: Path, files: list[str], budget_bytes: int) -> str:
             size = path.stat().st_size
         except OSError:
             continue
-        line = f"{rel} ({size} B){_outline(path) if size < 200_000 else ''}"
+        names = _outline(path, size)
+        line = f"{rel} ({size} B)" + (": " + ", ".join(names) if names else "")
+        if used + len(line) + 1 > budget_bytes and names:
+            line = f"{rel} ({size} B): {len(names)} definitions (not shown: map budget)"
         if used + len(line) + 1 > budget_bytes:
             lines.append(f"... and {len(files) - len(lines)} more files (map cut at budget)")
             break

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from baton.evidence.testcounts import count_tests
 from baton.models import CommandEvidence, Plan, Verdict
 from baton.run_context import RunContext
 from baton.workspace.detect import detect_test_commands
@@ -49,6 +50,14 @@ def model_command_allowed(command: str, allowlist: list[str], allow_all: bool) -
             "or pass --allow-model-commands")
 
 
+def base_commands(ctx: RunContext) -> list[tuple[str, str]]:
+    """The configured verify commands, else the detected ones, with their source."""
+    configured = ctx.config.verify_commands
+    if configured:
+        return [(c, "config") for c in configured]
+    return [(c, "detected") for c in detect_test_commands(ctx.worktree.path)]
+
+
 def planned_commands(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict]
                      ) -> list[tuple]:
     """(command, source, reason-not-run) in order, without duplicates."""
@@ -62,9 +71,8 @@ def planned_commands(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict]
             seen.add(command)
             out.append((command, source, reason))
 
-    configured = config.verify_commands
-    for command in configured or detect_test_commands(ctx.worktree.path):
-        add(command, "config" if configured else "detected", None)
+    for command, source in base_commands(ctx):
+        add(command, source, None)
     proposed = [(c, "plan") for c in (plan.test_commands if plan is not None else [])]
     proposed += [(c, "reviewer") for v in verdicts for c in v.verification_commands]
     for command, source in proposed:
@@ -83,16 +91,24 @@ def _show_output(ctx: RunContext, command: str) -> Callable[[str], None] | None:
 
 
 def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
-           snapshot: Snapshot) -> list[CommandEvidence]:
+           snapshot: Snapshot, *, stage: str = "", commands: list[tuple] | None = None,
+           event: str = "command") -> list[CommandEvidence]:
     """Run every allowed command on a disposable checkout of ``snapshot``; list the others
-    as not run; record what the commands changed there (the drift). ``plan`` is None for a
-    reviewed change that came with no plan."""
+    as not run; record what the commands changed there (the drift).
+
+    ``stage`` names a later pass (``fix1``, ``base``): its trace keys and evidence files
+    carry it, so every pass is recorded and replayed on its own. ``commands`` replaces the
+    planned list, ``event`` the trace event type (``base.command`` for the base commit).
+    """
     evidence: list[CommandEvidence] = []
-    with _Checkout(ctx, snapshot) as checkout:
-        for number, (command, source, reason) in enumerate(
-                planned_commands(ctx, plan, verdicts), 1):
-            key = f"command/{number}"
-            stored = ctx.run_dir / "evidence" / f"{number:02d}.json"
+    if commands is None:  # plan is None for a reviewed change that came with no plan
+        commands = planned_commands(ctx, plan, verdicts)
+    prefix = f"{stage}-" if stage else ""
+    with _Checkout(ctx, snapshot, stage) as checkout:
+        for number, (command, source, reason) in enumerate(commands, 1):
+            key = f"command/{stage}/{number}" if stage else f"command/{number}"
+            name = f"{prefix}{number:02d}"
+            stored = ctx.run_dir / "evidence" / f"{name}.json"
             if key in ctx.emitted and stored.is_file():
                 evidence.append(CommandEvidence.model_validate_json(stored.read_text()))
                 continue
@@ -107,17 +123,20 @@ def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
                     command, folder, timeout_s=ctx.config.command_timeout_s,
                     source=source, max_output_bytes=ctx.config.max_output_bytes,
                     env=command_env(os.environ, folder.parent), sandbox=ctx.config.sandbox,
-                    log_path=ctx.run_dir / "evidence" / f"{number:02d}.log",
+                    log_path=ctx.run_dir / "evidence" / f"{name}.log",
                     secrets=ctx.masker, session_file=ctx.run_dir / "command.session",
                     hide=_hidden(ctx), on_output=_show_output(ctx, command),
                 )
                 ctx.budget.add_wall(item.duration_s or 0.0)
-            ctx.write(f"evidence/{number:02d}.json", item.model_dump_json(indent=2))
-            ctx.emit("command", key=key, **item.model_dump(exclude={"output_tail"}),
-                     evidence_file=f"evidence/{number:02d}.log" if item.ran else None)
+                if item.ran:  # read before the checkout (and any JUnit report) is gone
+                    item.tests = count_tests(item.output_tail, command, folder)
+            ctx.write(f"evidence/{name}.json", item.model_dump_json(indent=2))
+            ctx.emit(event, key=key, **item.model_dump(exclude={"output_tail"}),
+                     stage=stage or None,
+                     evidence_file=f"evidence/{name}.log" if item.ran else None)
             evidence.append(item)
         checkout.record_drift()
-    ctx.write("evidence/evidence.json",
+    ctx.write(f"evidence/{prefix}evidence.json",
               "[" + ",\n".join(e.model_dump_json() for e in evidence) + "]")
     return evidence
 
@@ -131,9 +150,10 @@ def _hidden(ctx: RunContext) -> list[Path]:
 class _Checkout:
     """The disposable checkout of one verification, made only if a command runs."""
 
-    def __init__(self, ctx: RunContext, snapshot: Snapshot) -> None:
+    def __init__(self, ctx: RunContext, snapshot: Snapshot, stage: str = "") -> None:
         self.ctx = ctx
         self.snapshot = snapshot
+        self.stage = stage
         self._stack = contextlib.ExitStack()
         self._path: Path | None = None
 
@@ -156,7 +176,7 @@ class _Checkout:
         if self._path is None:
             return
         drifted = drift_changes(self._path, self.ctx.repo_root, self.snapshot.tree)
-        record_drift(self.ctx, drifted)
+        record_drift(self.ctx, drifted, self.stage)
 
 
 @contextlib.contextmanager
@@ -167,12 +187,14 @@ def _checkout_of(ctx: RunContext, snapshot: Snapshot) -> Iterator[Path]:
         yield folder
 
 
-def record_drift(ctx: RunContext, drifted: list[Drifted]) -> None:
-    """Write ``evidence/drift.json`` and a ``verify.drift`` event."""
+def record_drift(ctx: RunContext, drifted: list[Drifted], stage: str = "") -> None:
+    """Write ``evidence/drift.json`` and a ``verify.drift`` event (per stage)."""
     rows = [{"status": d.status, "path": d.path} for d in drifted]
-    ctx.write("evidence/drift.json", json.dumps(rows, indent=2, ensure_ascii=False))
+    prefix = f"{stage}-" if stage else ""
+    ctx.write(f"evidence/{prefix}drift.json", json.dumps(rows, indent=2, ensure_ascii=False))
     counts = {s: sum(1 for d in drifted if d.status == s) for s in ("A", "M", "D")}
-    ctx.emit("verify.drift", key="verify.drift", files=rows[:MAX_DRIFT_LISTED],
+    ctx.emit("verify.drift", key="verify.drift" + (f"/{stage}" if stage else ""),
+             stage=stage or None, files=rows[:MAX_DRIFT_LISTED],
              listed=min(len(rows), MAX_DRIFT_LISTED), total=len(rows),
              added=counts["A"], changed=counts["M"], deleted=counts["D"],
              committed=False)

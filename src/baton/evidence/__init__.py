@@ -1,0 +1,1 @@
+"""Evidence beyond exit codes: test tampering, the plan as a contract, before and after."""

@@ -1,0 +1,113 @@
+"""Patches that pass by deleting, skipping or weakening tests are flagged and stopped.
+
+A real project with a real bug; the scripted implementer "fixes" it by tampering with the
+test that shows the bug. The run stops for a person's approval (exit 3), naming what it
+found, before anything is verified or committed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from buggy_project import (
+    DELETE_TEST,
+    DROP_ASSERT,
+    SKIP_TEST,
+    TASK,
+    WRONG_FIX,
+    approve,
+    make_buggy_repo,
+    script,
+)
+from conftest import events, run_json, snapshot
+
+
+@pytest.fixture
+def buggy_repo(tmp_path: Path) -> Path:
+    return make_buggy_repo(tmp_path / "calc")
+
+
+def run(baton, repo: Path, *extra: str):
+    return baton("run", TASK, "--repo", str(repo), "--json", *extra)
+
+
+CASES = {
+    "deleted test": (DELETE_TEST, ["test removed: tests/test_calc.py: `test_above` was deleted",
+                                   "assertions removed: tests/test_calc.py"]),
+    "pytest.skip": (SKIP_TEST, ['test skipped: tests/test_calc.py: added `pytest.skip("flaky")`']),
+    "removed assertion": (DROP_ASSERT, ["assertions removed: tests/test_calc.py: 1 assertion"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_tampering_patch_is_flagged_and_stopped_for_approval(baton, buggy_repo, case):
+    patch, expected = CASES[case]
+    before = snapshot(buggy_repo)
+    baton.serve(script([patch], [approve("tests pass now")]))
+    proc = run(baton, buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = run_json(proc)
+    assert result["state"] == "awaiting_approval"
+    message = "\n".join(result["reasons"])
+    for text in expected:
+        assert "test tampering: " + text in message, message
+    run_dir = Path(result["run_dir"])
+    trace = events(run_dir)
+    (required,) = [e for e in trace if e["type"] == "approval.required"]
+    assert all(any(t in r for r in required["rules"]) for t in expected)
+    flags = [f["message"] for e in trace if e["type"] == "evidence.flags" for f in e["tampering"]]
+    assert all(any(t in f for f in flags) for t in expected)
+    assert not [e for e in trace if e["type"] == "command"]  # stopped before verification
+    # the reviewer was told, and so is the person reading summary.md
+    review_call = [e for e in trace if e["type"] == "model.call" and e["role"] == "reviewer"]
+    review_prompt = (run_dir / review_call[0]["prompt_file"]).read_text()
+    assert all(t in review_prompt for t in expected)
+    summary = (run_dir / "summary.md").read_text()
+    assert "### Test tampering" in summary and all(t in summary for t in expected)
+    assert snapshot(buggy_repo) == before
+
+
+def test_approved_skip_is_stopped_again_when_the_counts_show_fewer_tests(baton, buggy_repo):
+    baton.serve(script([SKIP_TEST], [approve()]))
+    proc = run(baton, buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    run_id = run_json(proc)["run_id"]
+    proc = baton("approve", run_id, "--json", cwd=buggy_repo)  # approves, then continues
+    # verification ran: pytest now reports a skip the base commit did not have
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    message = "\n".join(run_json(proc)["reasons"])
+    assert "more tests skipped" in message and "0 on the base commit, 1 after" in message
+    assert "fewer tests run" in message and "before the commit" in message
+    assert "added `pytest.skip" not in message  # already approved: not asked twice
+    run_dir = buggy_repo / ".baton" / "runs" / run_id
+    stages = [e.get("stage") for e in events(run_dir) if e["type"] == "approval.required"]
+    assert stages == [None, "evidence"]
+    proc = baton("approve", run_id, "--json", cwd=buggy_repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert run_json(proc)["decision"] == "go"  # a person approved both times
+    workflow = json.loads((run_dir / "workflow.json").read_text())
+    assert any("more tests skipped" in r for r in workflow["approval"]["rules"])
+
+
+def test_tampering_in_a_fix_round_is_caught_too(baton, buggy_repo):
+    baton.serve(script([WRONG_FIX, DELETE_TEST], [approve(), approve()]))
+    proc = run(baton, buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = run_json(proc)
+    assert "`test_above` was deleted" in "\n".join(result["reasons"])
+    run_dir = Path(result["run_dir"])
+    stages = [e.get("stage") for e in events(run_dir) if e["type"] == "approval.required"]
+    assert stages == ["fix1"]
+
+
+def test_the_tampering_rule_can_be_switched_off(baton, buggy_repo):
+    baton.serve(script([DELETE_TEST], [approve()]))
+    proc = run(baton, buggy_repo, "--set", "approval.tampering=false",
+               "--set", "approval.test_changes=false")
+    # nothing stops it, the harness still records what it saw
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    summary = (run_dir / "summary.md").read_text()
+    assert "`test_above` was deleted" in summary and "fewer tests collected" in summary
