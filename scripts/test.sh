@@ -7,6 +7,12 @@ if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [
   (timeout 180 apt-get update -qq && timeout 180 apt-get install -y -qq bubblewrap) >/dev/null 2>&1 \
     || echo "scripts/test.sh: bubblewrap not installed; sandbox tests will be skipped" >&2
 fi
+# Best effort: Debian's chromium lets the HTML report tests run in a real browser (driven by
+# Playwright through executable_path; Playwright's own browser download needs the internet).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (timeout 180 apt-get update -qq && timeout 600 apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "scripts/test.sh: chromium not installed; browser tests of the HTML report will be skipped" >&2
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'

@@ -179,3 +179,25 @@ def test_without_the_sandbox_private_keys_and_netrc_passwords_are_masked(baton, 
     assert "login me password ***" in log and "***" in log
     assert scan(sample_repo / ".baton", PEM_BODY, NETRC_PASSWORD) == []
     assert PEM_BODY not in proc.stdout + proc.stderr
+
+
+def test_masker_knows_url_userinfo_private_keys_and_netrc_but_leaves_prose():
+    from baton.secrets import SecretMasker, secret_file_pattern
+
+    mask = SecretMasker({}).mask
+    assert mask("GET https://alice:pw-123@host/v1 ok") == "GET https://***@host/v1 ok"
+    assert mask('url = "http://TOKEN@gitlab.local/x"') == 'url = "http://***@gitlab.local/x"'
+    assert mask("see https://example.com/a@b") == "see https://example.com/a@b"  # no userinfo
+    key = f"-----BEGIN EC PRIVATE KEY-----\n{PEM_BODY}\n-----END EC PRIVATE KEY-----"
+    assert mask(f"a\n{key}\nb") == "a\n***\nb"
+    assert mask(f"tail cut: -----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}") == "tail cut: ***"
+    assert mask(f"machine h login me password {NETRC_PASSWORD}") == \
+        "machine h login me password ***"
+    assert mask(f"machine h\n  login me\n  password {NETRC_PASSWORD}\n") == \
+        "machine h\n  login me\n  password ***\n"
+    prose = "Hash the password before storing it; password = input()"
+    assert mask(prose) == prose
+    assert secret_file_pattern("config/.env.production") == ".env.*"
+    assert secret_file_pattern("deploy/.ssh/config") == ".ssh/"
+    assert secret_file_pattern("keys/Server.PEM") == "*.pem"
+    assert secret_file_pattern("src/environment.py") is None

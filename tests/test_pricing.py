@@ -144,27 +144,30 @@ def test_missing_token_counts_make_cost_unknown():
 
 
 def test_lookups_are_cheap_when_repeated():
-    import time
+    """Repeated lookups are answered from the cache: genai-prices is searched once per model
+    (speed itself is measured in benchmarks/, not asserted here)."""
+    from baton.llm import pricing
 
     call_cost("openai/gpt-4o", input_tokens=1, output_tokens=1)
-    start = time.perf_counter()
+    call_cost("acme/unknown-model-xyz", input_tokens=1, output_tokens=1)
+    misses = (pricing._genai_ref.cache_info().misses,
+              pricing._genai_unit_price.cache_info().misses)
+    hits = pricing._genai_unit_price.cache_info().hits
     for i in range(2000):
         unit_price("openai/gpt-4o", {})
         unit_price("acme/unknown-model-xyz", {})
         call_cost("openai/gpt-4o", input_tokens=1000 + i, output_tokens=i)
         call_cost("acme/unknown-model-xyz", input_tokens=1000 + i, output_tokens=i)
-    assert time.perf_counter() - start < 1.0
+    assert (pricing._genai_ref.cache_info().misses,
+            pricing._genai_unit_price.cache_info().misses) == misses
+    assert pricing._genai_unit_price.cache_info().hits - hits >= 2 * 2000
 
 
-def test_token_estimate_over_counts_and_is_fast():
-    import time
-
+def test_token_estimate_over_counts():
     text = "def add(a, b):\n    return a + b\n" * 6000  # ~200 KB of code
     messages = [{"role": "system", "content": "You are a coder."},
                 {"role": "user", "content": text}]
-    start = time.perf_counter()
     estimate = estimate_tokens(messages)
-    assert time.perf_counter() - start < 0.05
     assert estimate >= len(text) / 3
     assert estimate_tokens([]) > 0
     assert estimate_tokens([{"role": "user", "content": "héllo wörld ✓"}]) > 5

@@ -167,6 +167,7 @@ HOSTILE_LINES = [
     '{"type": "model.call", "latency_s": NaN, "cost_usd": Infinity, "outcome": "ok"}',
     '{"type": "model.call", "latency_s": 1e400, "gen_ai.usage.input_tokens": true}',
     '{"type": "model.call", "gen_ai.usage.input_tokens": 123456789012345678901234567890}',
+    '{"type": "model.call", "latency_s": 1' + "0" * 400 + ', "cost_usd": -1' + "0" * 400 + '}',
     '{"type": "model.call", "gen_ai.request.model": 7, "latency_s": 3, "cost_usd": 1}',
     '{"type": "model.call", "gen_ai.request.model": ["a"], "role": {"x": 1}}',
     '{"type": "model.call", "type": "review.verdict", "verdict": "approve"}',

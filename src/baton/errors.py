@@ -11,7 +11,8 @@
     ├── EditError                   edits could not be applied (reason shown to the implementer)
     ├── BudgetExhausted             a hard limit would be crossed; the run pauses (exit 4)
     ├── AwaitingApproval            a human must approve; the run pauses (exit 3)
-    └── RunLocked                   another process is working on this run
+    ├── RunLocked                   another process is working on this run
+    └── ExportError                 a trace backend refused or could not be reached (exit 2)
 
 Every message says what happened and what to do next. Only the CLI turns these into
 text and exit codes; the library never prints or exits.
@@ -76,3 +77,7 @@ class AwaitingApproval(BatonError):
 
 class RunLocked(UserError):
     """Another baton process holds this run."""
+
+
+class ExportError(BatonError):
+    """An OpenTelemetry receiver refused the spans or could not be reached."""

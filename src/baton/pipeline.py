@@ -140,7 +140,8 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
                    Budget(config.limits, config.role_limits))
     ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
              repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
-             routes=workflow["routes"], verify_commands=_verify_origins(config))
+             routes=workflow["routes"], verify_commands=_verify_origins(config),
+             **_limits(config))
     warnings += _sandbox_warning(ctx)
     result = _drive(ctx, task)
     result.warnings = warnings + result.warnings
@@ -305,7 +306,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(prepared.remembered),
                                    state="running")
     ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
-             recorded_calls=len(ctx.recorded))
+             recorded_calls=len(ctx.recorded), **_limits(config))
     warnings += _sandbox_warning(ctx)
     result = _drive(ctx, workflow["task"])
     result.warnings = warnings + result.warnings
@@ -531,6 +532,12 @@ def _pause(ctx: RunContext, state: str, message: str, exit_code: int) -> RunResu
                      [message], _totals(ctx), exit_code)
 
 
+def _limits(config: Config) -> dict[str, Any]:
+    """The hard limits in force, recorded in the trace for reports."""
+    return {"limits": config.limits.model_dump(),
+            "role_limits": {r: lim.model_dump() for r, lim in config.role_limits.items()}}
+
+
 def _totals(ctx: RunContext) -> dict[str, Any]:
     spent = ctx.budget.spent
     return {"calls": spent.calls, "input_tokens": spent.input_tokens,
@@ -607,9 +614,13 @@ def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = ""
     finally:
         trace.close()
     if not approved:
+        from baton.export.live import live_export
         from baton.runs.summary import write_summary
 
         write_summary(run_dir)
+        live = live_export(os.environ if environ is None else environ, run_dir)
+        if live is not None:  # the run ended here: send its final structure spans
+            live.close()
     return wf
 
 

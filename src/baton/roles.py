@@ -23,7 +23,8 @@ def plan_task(ctx: RunContext, task: str) -> Plan:
     budget = ctx.config.repo_map_bytes
     context = {
         "task": task, "repo_map": repo_map(root, files, budget),
-        "key_files": key_files(root, files, budget // 2),
+        "key_files": [f for f in key_files(root, files, budget // 2)
+                      if withheld_reason(f["path"], ctx.config.protected_paths) is None],
         "max_packets": ctx.config.max_packets, "repair_errors": [],
     }
     errors: list[str] = []

@@ -17,6 +17,7 @@ from typing import Any
 
 from baton.config import Config, Route
 from baton.errors import PromptTooLarge, RunLocked
+from baton.export.live import live_export
 from baton.llm.budget import Budget
 from baton.llm.pricing import call_cost, reported_cost, unit_price
 from baton.llm.provider import ChatRequest, Completion, OpenAIProvider, Provider, resolve_api_key
@@ -74,6 +75,11 @@ class RunContext:
     snapshot_recorded: Snapshot | None = None
     """The snapshot the trace recorded before a resume (reused when the tree matches)."""
     _lock_fd: int | None = None
+    live: Any = None
+    """Live OpenTelemetry export, when OTEL_EXPORTER_OTLP_ENDPOINT is set (export/live.py)."""
+
+    def __post_init__(self) -> None:
+        self.live = live_export(self.environ, self.run_dir)
 
     # -- trace and files -------------------------------------------------------------
 
@@ -85,6 +91,8 @@ class RunContext:
             self.emitted.add(key)
             fields["step"] = key
         event = self.trace.emit(type_, **self.masker.mask_obj(fields))
+        if self.live is not None:
+            self.live.event(event)
         if self.progress is not None:
             self.progress(event)
 
@@ -262,6 +270,8 @@ class RunContext:
 
     def close(self) -> None:
         """Release the lock and close the trace."""
+        if self.live is not None:
+            self.live.close()
         self.trace.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)

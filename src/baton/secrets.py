@@ -70,20 +70,48 @@ _RULES = (
     ),
     _rule(("earer", "EARER"), r"(?P<keep>(?:[Bb]earer|BEARER)\s+)[A-Za-z0-9._~+/=-]{6,}"),
     # URL user info (``https://user:password@host``): keep the scheme and the host.
-    _rule(("://",), r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@\"'<>]+@"),
+    _rule(("://",), r"(?P<keep>://)[^/\s@\"'<>]+@"),
     # A private key block, PEM or OpenSSH, whole; an unterminated one to the end of text.
     _rule(("PRIVATE KEY",),
           r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?"
           r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"),
-    # A password in a .netrc: ``machine h login u password p`` on one line, or a line that
-    # is only ``password p``. Prose about passwords is left alone.
-    _rule(("password",),
-          r"(?m)(?P<keep>(?:^[ \t]*(?:machine|default)\b[^\n]*?\bpassword[ \t]+"
-          r"|\blogin[ \t]+\S+[ \t]+password[ \t]+|^[ \t]*password[ \t]+))[^\s=:]\S*"
-          r"(?=[ \t]|$)"),
     # PuTTY private keys.
     _rule(("PuTTY-User-Key-File",), r"PuTTY-User-Key-File-[\s\S]*?(?:Private-MAC: \S+|\Z)"),
 )
+
+_NETRC_LINE = re.compile(
+    r"(?P<keep>^[ \t]*(?:(?:machine|default)\b.*?[ \t]|.*?\blogin[ \t]+\S+[ \t]+)?"
+    r"password[ \t]+)(?P<secret>[^\s=:]\S*)")
+_NETRC_MAX_LINE = 4096
+
+
+def _mask_netrc(text: str) -> str:
+    """Mask ``.netrc`` passwords: ``machine h login u password p`` on one line, or a line
+    that is only ``password p``. Prose about passwords is left alone. Each line holding
+    ``password`` is looked at once, so the work stays linear."""
+    pos = text.find("password")
+    if pos < 0:
+        return text
+    out: list[str] = []
+    done = 0  # text before this is in ``out``
+    scanned = 0  # no line start is searched for before this
+    while pos >= 0:
+        newline = text.rfind("\n", scanned, pos)
+        line_start = newline + 1 if newline >= 0 else scanned
+        line_end = text.find("\n", pos)
+        line_end = len(text) if line_end < 0 else line_end
+        if line_end - line_start <= _NETRC_MAX_LINE:
+            line = text[line_start:line_end]
+            found = _NETRC_LINE.match(line)
+            if found is not None:
+                out.append(text[done:line_start])
+                out.append(line[: found.start("secret")] + MASK + line[found.end("secret"):])
+                done = line_end
+        scanned = line_end
+        pos = text.find("password", line_end)
+    out.append(text[done:])
+    return "".join(out)
+
 
 # Values found at run time (the key of a configured key variable), masked by every masker
 # of this process from then on. Adding a value can only mask more, never less.
@@ -155,6 +183,7 @@ class SecretMasker:
     def __init__(self, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> None:
         env = os.environ if environ is None else environ
         values = {env[name] for name in secret_env_names(env)}
+        self._keys = {v for v in extra if isinstance(v, str) and len(v) >= MIN_SECRET_LEN}
         values.update(extra)
         values.update(_REMEMBERED)
         self._base = values
@@ -163,6 +192,10 @@ class SecretMasker:
             key=len,
             reverse=True,  # longest first, so a value containing another is masked whole
         )
+
+    def keys(self) -> set[str]:
+        """The API keys this masker knows (given as ``extra``, or remembered at run time)."""
+        return self._keys | _REMEMBERED
 
     def mask(self, text: str) -> str:
         """The text with every secret replaced by ``***``."""
@@ -177,7 +210,7 @@ class SecretMasker:
                 text = text.replace(value, MASK)
         for rule in _RULES:
             text = rule.apply(text)
-        return text
+        return _mask_netrc(text)
 
     def mask_obj(self, obj: Any) -> Any:
         """A copy of ``obj`` with every string inside dicts, lists and tuples masked."""
@@ -194,9 +227,9 @@ class SecretMasker:
 
 def _replacement(match: re.Match[str]) -> str:
     start = match.start()
-    if start and match.string[start - 1].isalnum():
+    if start and match.string[start - 1].isalnum() and match.group(0)[:3] != "://":
         return match.group(0)  # inside a word, e.g. "task-12345678" is not a key
     keep = match.groupdict().get("keep")
-    if keep and "://" in keep:
+    if keep == "://":  # URL user info: the scheme before it is kept as it is
         return keep + MASK + "@"
     return keep + MASK if keep else MASK

@@ -65,12 +65,13 @@ def budget_options(func):
     return func
 
 
-def report(result, as_json: bool) -> None:
-    """Print a run's result and exit with its code."""
+def report(result, as_json: bool, footer: str | None = None,
+           extra: dict[str, Any] | None = None) -> None:
+    """Print a run's result (then ``footer``; ``extra`` keys in JSON) and exit with its code."""
     for warning in result.warnings:
         click.echo(f"baton: warning: {warning}", err=True)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), **(extra or {})})
     else:
         label = result.decision or result.state
         click.echo(f"{label.upper()}: run {result.run_id}")
@@ -88,6 +89,8 @@ def report(result, as_json: bool) -> None:
         if result.decision == "go":
             click.echo(f"  apply it:   git merge {result.branch}   (or review `git show "
                        f"{result.branch}` first)")
+        if footer:
+            click.echo(footer)
     sys.exit(result.exit_code)
 
 
@@ -236,4 +239,7 @@ def demo_cmd(keep, as_json):
     result, repo = run_demo(keep, progress=terminal_progress(not as_json))
     if not as_json:
         click.echo(f"sample repository: {repo}")
-    report(result, as_json)
+    from baton.report.run import write_run_report
+
+    html = write_run_report(result.run_dir)
+    report(result, as_json, footer=f"  report:     {html}", extra={"report": str(html)})

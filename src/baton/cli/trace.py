@@ -70,7 +70,7 @@ def _seconds(value: float | None) -> str:
 
 @click.group("trace")
 def trace_group() -> None:
-    """Read traces: summary by model, role, run or task."""
+    """Read traces: summary by model, role, run or task; export them over OTLP."""
 
 
 def _resolve(targets: tuple[str, ...], repo: Path | None) -> list[Path]:
@@ -262,3 +262,53 @@ def runs_cmd(repo: Path | None, as_json: bool) -> None:
                       _money(row["cost_usd"], row["unknown_cost_calls"]),
                       _seconds(row["duration_s"]), str(row["calls"]))
     click.echo(table.render(), nl=False)
+
+
+# -- baton trace export -----------------------------------------------------------------
+
+
+@trace_group.command("export")
+@click.argument("targets", nargs=-1, metavar="[RUN-ID | FILE | DIR]...")
+@click.option("--otlp", "url", metavar="URL",
+              help="The OTLP/HTTP receiver, e.g. http://127.0.0.1:4318 (/v1/traces is added "
+              "to a bare address). Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or "
+              "OTEL_EXPORTER_OTLP_ENDPOINT.")
+@click.option("--include-content", is_flag=True,
+              help="Also send the task, prompts and answers (gen_ai.input.messages, "
+              "gen_ai.output.messages). Off by default.")
+@click.option("--timeout", "timeout_s", type=SECONDS_OR_USD, default=10.0, show_default=True,
+              help="Seconds to keep trying to reach the receiver.")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="The repository whose runs to read (default: the current one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@handle_errors
+def export_cmd(targets: tuple[str, ...], url: str | None, include_content: bool,
+               timeout_s: float, repo: Path | None, as_json: bool) -> None:
+    """Send runs to an OpenTelemetry backend as spans (GenAI semantic conventions).
+
+    One trace per run: invoke_workflow, invoke_agent per role step, chat per model call,
+    a span per verification command. Arguments as for `trace summary`; with none, every
+    run of the current repository. Needs the extra: pip install 'baton[otel]'.
+    """
+    import os
+
+    from baton.export.otlp import endpoint_from_env, export_traces, require_otel, traces_url
+    from baton.runs.stats import trace_files
+
+    url = url or endpoint_from_env(os.environ)
+    if not url:
+        raise UserError("say where to send the spans: --otlp http://HOST:4318 (or set "
+                        "OTEL_EXPORTER_OTLP_ENDPOINT)")
+    traces_url(url)
+    require_otel()
+    paths = trace_files(_resolve(targets, repo))
+    if not paths:
+        raise UserError("no trace to export; name a run id, a run folder or a trace file")
+    runs = export_traces(paths, url, include_content=include_content, timeout_s=timeout_s)
+    if as_json:
+        print_json({"endpoint": traces_url(url), "runs": [r.to_dict() for r in runs]})
+        return
+    for run in runs:
+        click.echo(f"run {run.run_id}: {run.spans} spans, trace id {run.trace_id}")
+    click.echo(f"exported {sum(r.spans for r in runs)} spans of {len(runs)} run(s) to "
+               f"{traces_url(url)}")

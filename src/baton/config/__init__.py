@@ -334,11 +334,12 @@ def load_config(
             repo_data, source, repo_cfg, user_cfg,
             lambda path: _origin_of(user_origins, path), user_file)
         merged = deep_merge(deep_merge(strip_guards(repo_data), user_merged), guards)
-        for key in tightened:
+        for key, how in tightened:
             for known in [k for k in origins if k == key or k.startswith(key + ".")] or [key]:
-                origins[known] = f"{source} (tightens yours)"
+                origins[known] = f"{source} ({how})"
     for _, layer in flags:
         merged = deep_merge(merged, layer)
+    origins.update(_origins(flags))  # an explicit flag is what is in force
     commands, command_origins = _verify_commands(every)
     if commands:
         merged["verify_commands"] = commands

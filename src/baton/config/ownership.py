@@ -47,7 +47,7 @@ class _Resolver:
         self.origin_of = origin_of
         self.user_file = user_file
         self.apply: dict[str, Any] = {}
-        self.tightened: list[str] = []
+        self.tightened: list[tuple[str, str]] = []
 
     def refuse(self, path: tuple[str, ...] | str, value: Any, user_value: Any,
                what: str) -> NoReturn:
@@ -62,14 +62,14 @@ class _Resolver:
             f"{self.user_file}, the environment or a flag."
         )
 
-    def put(self, path: tuple[str, ...], value: Any) -> None:
+    def put(self, path: tuple[str, ...], value: Any, how: str = "tightens yours") -> None:
         node = self.apply
         for part in path[:-1]:
             node = node.setdefault(part, {})
         node[path[-1]] = value
-        self.tightened.append(dotted(path))
+        self.tightened.append((dotted(path), how))
 
-    def run(self) -> tuple[dict[str, Any], list[str]]:
+    def run(self) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         repo, r, u = self.repo, self.repo_cfg, self.user_cfg
         if "prices" in repo:
             self._prices()
@@ -93,7 +93,8 @@ class _Resolver:
                     self.refuse(key, getattr(r, key), getattr(u, key), "a limit")
                 self.put((key,), getattr(r, key))
         if "protected_paths" in repo:
-            self.put(("protected_paths",), _union(u.protected_paths, r.protected_paths))
+            self.put(("protected_paths",), _union(u.protected_paths, r.protected_paths),
+                     "adds to yours")
         if "approval" in repo:
             self._approval()
         return self.apply, self.tightened
@@ -149,7 +150,7 @@ class _Resolver:
                 self.refuse("approval.test_changes", False, True, what)
             self.put(("approval", "test_changes"), r.test_changes)
         if "paths" in table:
-            self.put(("approval", "paths"), _union(u.paths, r.paths))
+            self.put(("approval", "paths"), _union(u.paths, r.paths), "adds to yours")
 
 
 def _union(first: list[str], second: list[str]) -> list[str]:
@@ -163,8 +164,8 @@ GUARD_KEYS = ("prices", "limits", "role_limits", "summarize_evidence", "sandbox"
 
 def resolve_repo_guards(repo: dict[str, Any], source: Path, repo_cfg: Any, user_cfg: Any,
                         origin_of: Callable[[tuple[str, ...]], str],
-                        user_file: Path) -> tuple[dict[str, Any], list[str]]:
-    """The guard values to apply on top of the user's layers, and their dotted names.
+                        user_file: Path) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The guard values to apply on top of the user's layers, and (dotted name, how).
 
     Raises ``ConfigError`` naming the file and the key when a value would loosen a guard.
     """

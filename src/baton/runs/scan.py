@@ -125,11 +125,12 @@ def _number(value: Any) -> float | None:
     kind = type(value)
     if kind is float:
         return value if value - value == 0.0 else None  # finite
-    return float(value) if kind is int else None
+    if kind is int:
+        return float(value) if -_HUGE < value < _HUGE else None  # as stats._number
+    return None
 
 
-def _int(value: Any) -> int:
-    return value if type(value) is int else 0
+_HUGE = 2**1023  # an int beyond this is no latency or cost (and no float)
 
 
 def _fallback(raw: bytes) -> _Event | None:

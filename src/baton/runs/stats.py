@@ -50,7 +50,9 @@ def _number(value: Any) -> float | None:
     kind = type(value)
     if kind is float:
         return value if math.isfinite(value) else None
-    return float(value) if kind is int else None
+    if kind is int:  # an int too large for a float is no latency or cost
+        return float(value) if -(2**1023) < value < 2**1023 else None
+    return None
 
 
 def _round(value: float | None, digits: int = 9) -> float | None:

@@ -65,12 +65,14 @@ class SandboxUnavailable(UserError):
 
 def scrubbed_env(environ: Mapping[str, str],
                  masker: SecretMasker | None = None) -> dict[str, str]:
-    """``environ`` without variables that look like secrets, by name or by value, and
-    without any variable holding a value ``masker`` masks (a configured key variable)."""
+    """``environ`` without variables that look like secrets, by name or by value, without
+    any variable whose value ``masker`` masks, and without any that holds an API key the
+    masker knows (a configured key variable, whatever its name)."""
     known = set(masker.values) if masker is not None else set()
+    keys = masker.keys() if masker is not None else set()
     return {name: value for name, value in environ.items()
             if not _secret_variable(name, value) and value not in known
-            and not any(secret in value for secret in known)}
+            and not any(key in value for key in keys)}
 
 
 def _secret_variable(name: str, value: str) -> bool:
