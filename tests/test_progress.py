@@ -80,10 +80,12 @@ def test_a_piped_run_prints_a_line_when_each_step_starts_and_ends(baton, sample_
     starts = [i for i, line in enumerate(err) if line.endswith(" ...")]
     ends = [i for i, line in enumerate(err) if re.search(r"\d+\.\ds, \d+ in / \d+ out", line)
             or "-> exit" in line]
-    assert len(starts) == len(ends) == 6  # five model calls and one command
+    # the command on the base commit (before/after evidence), five model calls, the command
+    assert len(starts) == len(ends) == 7
     for start, end in zip(starts, ends, strict=True):
         assert start < end
-    assert err[starts[0]] == f"  planner: asking {PLANNER} ..."
+    assert err[starts[0]].startswith("  base commit: $ ") and "unittest" in err[starts[0]]
+    assert err[starts[1]] == f"  planner: asking {PLANNER} ..."
     assert err[starts[-1]].startswith("  $ ") and "unittest" in err[starts[-1]]
     assert "decision: go" in err
     assert "\x1b[" not in proc.stderr  # no escape codes in a log
@@ -102,11 +104,16 @@ def test_start_events_in_the_trace_precede_each_call_and_command(baton, sample_r
     proc = baton("run", TASK, "--repo", str(sample_repo), "--json")
     evs = events(Path(run_json(proc)["run_dir"]))
     kinds = [e["type"] for e in evs if e["type"] in ("model.start", "model.call",
-                                                     "command.start", "command")]
-    ran = [e for e in evs if e["type"] == "command" and e["ran"]]
-    assert kinds[:10] == ["model.start", "model.call"] * 5
-    assert kinds[10:12] == ["command.start", "command"]
+                                                     "command.start", "command",
+                                                     "base.command")]
+    ran = [e for e in evs if e["type"] in ("command", "base.command") and e["ran"]]
+    # the verify command on the base commit first (before/after evidence), then the calls
+    assert kinds[:2] == ["command.start", "base.command"]
+    assert kinds[2:12] == ["model.start", "model.call"] * 5
+    assert kinds[12:14] == ["command.start", "command"]
     assert len([k for k in kinds if k == "command.start"]) == len(ran)
+    command_starts = [e for e in evs if e["type"] == "command.start"]
+    assert [s["stage"] for s in command_starts] == ["base", None]
     starts = [e for e in evs if e["type"] == "model.start"]
     calls = [e for e in evs if e["type"] == "model.call"]
     for start, call in zip(starts, calls, strict=True):

@@ -25,7 +25,8 @@ def _start_line(event: dict[str, Any]) -> str | None:
         return (f"  {event['role']}{_where(event)}: asking {event['gen_ai.request.model']}"
                 f"{again} ...")
     if kind == "command.start":
-        return f"  $ {event['command']} ..."
+        on = "base commit: " if event.get("stage") == "base" else ""
+        return f"  {on}$ {event['command']} ..."
     return None
 
 

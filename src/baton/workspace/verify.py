@@ -118,7 +118,7 @@ def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
             else:
                 folder = checkout.path()
                 ctx.emit("command.start", number=number, command=command, source=source,
-                         log_file=f"evidence/{number:02d}.log")
+                         stage=stage or None, log_file=f"evidence/{name}.log")
                 item = run_command(
                     command, folder, timeout_s=ctx.config.command_timeout_s,
                     source=source, max_output_bytes=ctx.config.max_output_bytes,
