@@ -40,6 +40,11 @@ def approve():
                   "verification_commands": [], "questions_for_owner": []})
 
 
+# these runs end no-go on the failing check itself, not after fix rounds (the script holds
+# one implementer answer)
+NO_FIX = ("--set", "max_fix_rounds=0")
+
+
 def failing_script() -> dict:
     """The implementer's median does not sort, the reviewer approves: the tests fail."""
     script = demo_script()
@@ -60,7 +65,7 @@ def high_risk_script() -> dict:
 
 def test_a_no_go_screen_shows_the_failing_output_and_the_worktree(baton, sample_repo):
     baton.serve(failing_script())
-    proc = baton("run", TASK, "--repo", str(sample_repo))
+    proc = baton("run", TASK, "--repo", str(sample_repo), *NO_FIX)
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
     assert "NO-GO: run " in out and "last lines of its output:" in out
@@ -72,7 +77,7 @@ def test_a_no_go_screen_shows_the_failing_output_and_the_worktree(baton, sample_
 
 def test_show_prints_state_reasons_failed_commands_and_the_diff(baton, sample_repo):
     baton.serve(failing_script())
-    result = run_json(baton("run", TASK, "--repo", str(sample_repo), "--json"))
+    result = run_json(baton("run", TASK, "--repo", str(sample_repo), *NO_FIX, "--json"))
     proc = baton("show", result["run_id"][:10], cwd=sample_repo)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -102,7 +107,7 @@ def test_show_of_a_run_waiting_for_approval_shows_its_patch(baton, sample_repo):
 def test_clean_removes_finished_runs_and_keeps_resumable_ones(baton, sample_repo):
     before = snapshot(sample_repo)
     baton.serve(failing_script())
-    nogo = run_json(baton("run", TASK, "--repo", str(sample_repo), "--json"))
+    nogo = run_json(baton("run", TASK, "--repo", str(sample_repo), *NO_FIX, "--json"))
     baton.serve(high_risk_script())
     waiting = run_json(baton("run", TASK, "--repo", str(sample_repo), "--json"))
     baton.serve(demo_script())
@@ -141,7 +146,7 @@ def test_clean_removes_finished_runs_and_keeps_resumable_ones(baton, sample_repo
 
 def test_clean_keep_runs_keeps_the_traces(baton, sample_repo):
     baton.serve(failing_script())
-    nogo = run_json(baton("run", TASK, "--repo", str(sample_repo), "--json"))
+    nogo = run_json(baton("run", TASK, "--repo", str(sample_repo), *NO_FIX, "--json"))
     baton("clean", "--keep-runs", cwd=sample_repo)
     assert baton_branches(sample_repo) == [] and worktrees(sample_repo) == []
     assert (sample_repo / ".baton" / "runs" / nogo["run_id"] / "trace.jsonl").is_file()

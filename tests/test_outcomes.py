@@ -114,9 +114,14 @@ def test_ctrl_c_and_sigterm_name_the_run_and_leave_it_resumable(baton, sample_re
                                                                  code, name):
     script = demo_script()
     script["models"][PLANNER][0]["latency_s"] = 60
-    baton.serve(script)
+    gateway = baton.serve(script)
     proc = start(baton, sample_repo, "run", TASK, "--json")
     run_dir = wait_for_event(sample_repo, "model.start")
+    # signal once the call is on the wire: a SIGINT that lands inside one of the SDK's lazy
+    # imports is swallowed by CPython's import-lock callback ("Exception ignored in ...")
+    deadline = time.monotonic() + 60
+    while not gateway.requests() and time.monotonic() < deadline:
+        time.sleep(0.05)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     run_id = run_dir.name
