@@ -145,6 +145,7 @@ def _home_with_secrets(tmp_path: Path) -> Path:
 def _cat_home_config(baton, sandbox: str) -> None:
     user = baton.tmp / "user-config.toml"
     user.write_text(f'sandbox = "{sandbox}"\n'
+                    'max_fix_rounds = 0\n'  # the failing cat ends the run, not fix rounds
                     'verify_commands = ["ls -a ~; cat ~/.ssh/id_rsa ~/.netrc"]\n'
                     + user.read_text())
 
