@@ -85,7 +85,7 @@ def _phases(repo: Path, runs: int) -> dict[str, float]:
         start = time.perf_counter()
         change = freeze_change(repo, Selection("uncommitted"), protected=[])
         middle = time.perf_counter()
-        with disposable_checkout(repo, change.tree) as folder:
+        with disposable_checkout(repo, change.tree, place="auto") as folder:
             drift(folder, repo, change.tree)
         checkouts.append(time.perf_counter() - middle)
         freezes.append(middle - start)

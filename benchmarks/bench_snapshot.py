@@ -33,7 +33,13 @@ from pathlib import Path
 
 from baton.demo import make_sample_repo
 from baton.workspace.git import create_worktree, head_commit
-from baton.workspace.snapshot import disposable_checkout, drift_changes, freeze, tree_changes
+from baton.workspace.snapshot import (
+    checkout_parent,
+    disposable_checkout,
+    drift_changes,
+    freeze,
+    tree_changes,
+)
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -84,26 +90,29 @@ def measure(repo: Path, repeat: int) -> dict[str, float]:
     figures = {"freeze": timed(lambda: freeze(worktree, "bench"), repeat)}
     figures["gate diff"] = timed(lambda: tree_changes(repo, base, snap.tree), repeat)
 
-    checkout_s: list[float] = []
-    drift_s: list[float] = []
-    remove_s: list[float] = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        context = disposable_checkout(repo, snap.tree)
-        folder = context.__enter__()
-        checkout_s.append(time.perf_counter() - start)
-        (folder / "__pycache__").mkdir()
-        (folder / "__pycache__" / "x.pyc").write_bytes(b"pyc")
-        start = time.perf_counter()
-        found = drift_changes(folder, repo, snap.tree)
-        drift_s.append(time.perf_counter() - start)
-        assert [d.path for d in found] == ["__pycache__/x.pyc"], found
-        start = time.perf_counter()
-        context.__exit__(None, None, None)
-        remove_s.append(time.perf_counter() - start)
-    figures["checkout"] = statistics.median(checkout_s)
-    figures["drift"] = statistics.median(drift_s)
-    figures["remove"] = statistics.median(remove_s)
+    for place, tag in (("temp", "disk"), ("auto", "mem")):
+        checkout_s: list[float] = []
+        drift_s: list[float] = []
+        remove_s: list[float] = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            context = disposable_checkout(repo, snap.tree, place=place)
+            folder = context.__enter__()
+            checkout_s.append(time.perf_counter() - start)
+            (folder / "__pycache__").mkdir()
+            (folder / "__pycache__" / "x.pyc").write_bytes(b"pyc")
+            start = time.perf_counter()
+            found = drift_changes(folder, repo, snap.tree)
+            drift_s.append(time.perf_counter() - start)
+            assert [d.path for d in found] == ["__pycache__/x.pyc"], found
+            start = time.perf_counter()
+            context.__exit__(None, None, None)
+            remove_s.append(time.perf_counter() - start)
+        figures[f"checkout {tag}"] = statistics.median(checkout_s)
+        figures[f"drift {tag}"] = statistics.median(drift_s)
+        figures[f"remove {tag}"] = statistics.median(remove_s)
+        figures[f"extra {tag}"] = (figures[f"checkout {tag}"] + figures[f"drift {tag}"]
+                                   + figures[f"remove {tag}"])
     figures["land"] = timed(lambda: worktree.land(snap.commit), repeat)
     copies = iter(range(10_000))
     scratch = Path(tempfile.mkdtemp(prefix="baton-bench-copy-"))
@@ -111,7 +120,6 @@ def measure(repo: Path, repeat: int) -> dict[str, float]:
         worktree.path, scratch / str(next(copies)), symlinks=True,
         ignore=shutil.ignore_patterns(".git")), repeat)
     shutil.rmtree(scratch, ignore_errors=True)
-    figures["extra"] = figures["checkout"] + figures["drift"] + figures["remove"]
     figures["worktree add"] = worktree_add
     return figures
 
@@ -126,10 +134,12 @@ def main() -> None:
         cases = [("demo sample", make_sample_repo(base / "demo"))]
         for count in args.files:
             cases.append((f"{count} files", generated_repo(base / f"gen{count}", count)))
-        columns = ["freeze", "gate diff", "checkout", "drift", "remove", "land", "extra",
-                   "worktree add", "cp -r"]
-        print(f"median of {args.repeat}, milliseconds; temp folder on "
-              f"{os.path.realpath(tempfile.gettempdir())}")
+        columns = ["freeze", "gate diff", "land", "checkout disk", "drift disk",
+                   "remove disk", "extra disk", "checkout mem", "drift mem", "remove mem",
+                   "extra mem", "worktree add", "cp -r"]
+        print(f"median of {args.repeat}, milliseconds; disk: the temporary folder "
+              f"{os.path.realpath(tempfile.gettempdir())}; mem: checkout_dir = 'auto' "
+              f"({checkout_parent('auto', 0, base) or 'no memory-backed folder here'})")
         print(f"{'repository':<14}{'files':>7}" + "".join(f"{c:>14}" for c in columns))
         for label, repo in cases:
             count = len(subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True,

@@ -175,6 +175,10 @@ class Config(_Strict):
     summarize_evidence: bool = False
     protected_paths: list[str] = Field(default_factory=list)
     sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    checkout_dir: str = Field(default="auto", min_length=1)
+    """Where verification's disposable checkouts are made: ``auto`` (memory-backed
+    ``/dev/shm`` when it has room, else the temporary folder), ``temp`` or a folder outside
+    the repository (user level or flags only)."""
     limits: Limits = Field(default_factory=Limits)
     role_limits: dict[str, Limits] = Field(default_factory=dict)
     approval: Approval = Field(default_factory=Approval)
@@ -234,6 +238,7 @@ REPO_FORBIDDEN = {
     "endpoints": "endpoints (base URL and key variable)",
     "command_allowlist": "the allowlist of model-proposed commands",
     "allow_model_commands": "running model-proposed commands",
+    "checkout_dir": "where verification checkouts are written",
 }
 
 

@@ -19,6 +19,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,8 @@ from baton.workspace.git import (
     tree_diff,
 )
 
-__all__ = ["Drifted", "Snapshot", "TreeEntry", "disposable_checkout", "drift",
-           "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
+__all__ = ["Drifted", "Snapshot", "TreeEntry", "checkout_parent", "disposable_checkout",
+           "drift", "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
            "write_checkout"]
 
 if TYPE_CHECKING:
@@ -179,24 +180,87 @@ def snapshot_diff(repo_root: Path, base: str, tree: str) -> str:
 
 @contextmanager
 def disposable_checkout(repo_root: Path, treeish: str, *,
-                        parent: Path | None = None) -> Iterator[Path]:
+                        parent: Path | None = None, place: str = "temp") -> Iterator[Path]:
     """A throwaway folder holding exactly the files of ``treeish``, with no ``.git``.
 
-    The folder is made under ``parent`` (default: the system's temporary folder), outside
-    the repository, so git run inside it cannot discover the repository either. Files are
-    written byte for byte from git's objects: no filter, attribute or end-of-line
-    conversion applies. The folder is removed afterwards, whatever was written into it.
+    The folder is made under ``parent`` if given, else where ``place`` says (see
+    :func:`checkout_parent`: ``temp``, ``auto`` or a folder), outside the repository, so
+    git run inside it cannot discover the repository either. Files are written byte for
+    byte from git's objects: no filter, attribute or end-of-line conversion applies. The
+    folder is removed afterwards, whatever was written into it.
     """
     git = _plumbing(repo_root)
     tree = resolve_tree(git, treeish)
+    sizes: dict[str, int] = {}
+    entries = _entries(git, tree, sizes)
+    if parent is None:
+        parent = checkout_parent(place, sum(sizes.values()), Path(repo_root))
     holder = Path(tempfile.mkdtemp(prefix="baton-verify-", dir=parent))
     root = holder / _folder_name(Path(repo_root).name)
     try:
         root.mkdir()
-        write_checkout(git, tree, root)
+        _write_entries(git, tree, root, entries, sizes)
         yield root
     finally:
         remove_folder(holder)
+
+
+MEMORY_FOLDER = Path("/dev/shm")
+"""Where ``checkout_dir = "auto"`` puts a checkout when it is a memory-backed file system."""
+MEMORY_MAX_TREE = 256 * 1024 * 1024
+"""``auto`` puts a tree of at most this many bytes in memory ..."""
+MEMORY_HEADROOM = 1024 * 1024 * 1024
+"""... and only while that file system keeps this much free besides 4x the tree."""
+
+
+def checkout_parent(place: str, tree_bytes: int, repo_root: Path) -> Path | None:
+    """The folder a disposable checkout is made in (None: the system's temporary folder).
+
+    ``temp``: the system's temporary folder. ``auto``: a memory-backed file system
+    (``/dev/shm`` as tmpfs) when the tree is small beside its free space, since creating
+    thousands of files there costs a fraction of a disk's time; else ``temp``. Any other
+    value is a folder that must exist and lie outside the repository.
+    """
+    if place == "temp":
+        return None
+    if place == "auto":
+        return MEMORY_FOLDER if _memory_has_room(tree_bytes) else None
+    folder = Path(place).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"checkout_dir {place!r} is not an existing folder; create it or "
+                        "set checkout_dir to \"auto\" or \"temp\" in your user config")
+    real, repo = Path(os.path.realpath(folder)), Path(os.path.realpath(repo_root))
+    if real == repo or repo in real.parents:
+        raise UserError(f"checkout_dir {place!r} lies inside the repository {repo}; "
+                        "verification must run outside it. Choose a folder elsewhere")
+    return folder
+
+
+def _memory_has_room(tree_bytes: int) -> bool:
+    if tree_bytes > MEMORY_MAX_TREE or not _is_tmpfs(MEMORY_FOLDER):
+        return False
+    try:
+        if not os.access(MEMORY_FOLDER, os.W_OK | os.X_OK):
+            return False
+        fs = os.statvfs(MEMORY_FOLDER)
+    except OSError:
+        return False
+    return fs.f_bavail * fs.f_frsize >= 4 * tree_bytes + MEMORY_HEADROOM
+
+
+def _is_tmpfs(folder: Path) -> bool:
+    """True if ``folder`` is itself the mount point of a tmpfs (read from /proc)."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text()
+    except OSError:
+        return False
+    target = os.path.realpath(folder)
+    kind = None
+    for line in mounts.splitlines():  # the last mount of a point is the one in effect
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == target:
+            kind = fields[2]
+    return kind == "tmpfs"
 
 
 def _folder_name(name: str) -> str:
@@ -207,7 +271,11 @@ def _folder_name(name: str) -> str:
 def write_checkout(git: Git, tree: str, root: Path) -> int:
     """Write every file of ``tree`` under the empty folder ``root``; returns the count."""
     sizes: dict[str, int] = {}
-    entries = _entries(git, tree, sizes)
+    return _write_entries(git, tree, root, _entries(git, tree, sizes), sizes)
+
+
+def _write_entries(git: Git, tree: str, root: Path, entries: dict[str, TreeEntry],
+                   sizes: dict[str, int]) -> int:
     made: set[str] = set()
     by_blob: dict[str, list[tuple[str, str]]] = {}
     for path, entry in entries.items():
@@ -269,6 +337,7 @@ def _write_batch(git: Git, root: Path, oids: list[str],
     out = memoryview(raw)
     top = os.fsencode(root)
     at = 0
+    jobs: list[tuple[bytes, str, memoryview]] = []
     for oid in oids:
         end = raw.index(b"\n", at)
         header = raw[at:end].split()
@@ -280,7 +349,30 @@ def _write_batch(git: Git, root: Path, oids: list[str],
         data = out[start:at]
         at += 1  # the newline after the contents
         for path, mode in by_blob[oid]:
-            _write_file(top + b"/" + os.fsencode(path), mode, data)
+            jobs.append((top + b"/" + os.fsencode(path), mode, data))
+    _write_files(jobs)
+
+
+WRITERS = 4
+"""Threads writing a checkout's files: creating a file is a system call that waits on the
+file system with the GIL released, so a few writers in parallel halve a large checkout."""
+_PARALLEL_FROM = 64
+
+
+def _write_files(jobs: list[tuple[bytes, str, memoryview]]) -> None:
+    if len(jobs) < _PARALLEL_FROM:
+        for job in jobs:
+            _write_file(*job)
+        return
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="baton-checkout") as pool:
+        # every writer's exception is raised here; the folder is removed by the caller
+        for _ in pool.map(_write_some, [jobs[i::WRITERS] for i in range(WRITERS)]):
+            pass
+
+
+def _write_some(jobs: list[tuple[bytes, str, memoryview]]) -> None:
+    for job in jobs:
+        _write_file(*job)
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW

@@ -23,6 +23,7 @@ from baton.workspace.detect import detect_test_commands
 from baton.workspace.git import command_env, repo_at
 from baton.workspace.sandbox import run_command
 from baton.workspace.snapshot import (
+    MEMORY_FOLDER,
     Drifted,
     Snapshot,
     disposable_checkout,
@@ -181,7 +182,8 @@ class _Checkout:
 
 @contextlib.contextmanager
 def _checkout_of(ctx: RunContext, snapshot: Snapshot) -> Iterator[Path]:
-    with disposable_checkout(ctx.repo_root, snapshot.tree) as folder:
+    with disposable_checkout(ctx.repo_root, snapshot.tree,
+                             place=ctx.config.checkout_dir) as folder:
         ctx.write(CHECKOUT_FILE, str(folder.parent) + "\n")
         ctx.emit("verify.checkout", tree=snapshot.tree, commit=snapshot.commit)
         yield folder
@@ -200,8 +202,12 @@ def record_drift(ctx: RunContext, drifted: list[Drifted], stage: str = "") -> No
              committed=False)
 
 
-def remove_stale_checkout(run_dir: Path) -> bool:
-    """Remove the disposable checkout a crashed process left behind; True if one was."""
+def remove_stale_checkout(run_dir: Path, checkout_dir: str = "auto") -> bool:
+    """Remove the disposable checkout a crashed process left behind; True if one was.
+
+    Only ever a folder baton made: ``baton-verify-*`` directly in the temporary folder, the
+    memory-backed folder or the user's ``checkout_dir``.
+    """
     record = run_dir / CHECKOUT_FILE
     try:
         named = record.read_text(encoding="utf-8").strip()
@@ -209,10 +215,11 @@ def remove_stale_checkout(run_dir: Path) -> bool:
         return False
     record.unlink(missing_ok=True)
     real = Path(os.path.realpath(named))
-    # Only ever a folder baton made: baton-verify-* directly in a temporary folder.
+    places = {os.path.realpath(tempfile.gettempdir()), os.path.realpath(MEMORY_FOLDER)}
+    if checkout_dir not in ("auto", "temp"):
+        places.add(os.path.realpath(Path(checkout_dir).expanduser()))
     ours = real.name.startswith("baton-verify-") and real.is_dir() \
-        and not Path(named).is_symlink() \
-        and os.path.realpath(tempfile.gettempdir()) == str(real.parent)
+        and not Path(named).is_symlink() and str(real.parent) in places
     if ours:
         remove_folder(real)
     return ours
