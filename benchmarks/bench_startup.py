@@ -4,7 +4,8 @@
 
 Each round runs, in turn (interleaved, so the machine's noise hits every row alike): bare
 Python, a minimal click program with two commands printing its ``--help``, and
-``baton --help``, ``baton runs`` (a repository with no runs), ``baton policies`` and
+``baton --help``, ``baton runs`` (a repository with no runs), ``baton policies`` (from its
+cache, and with no cache: the first call after a change) and
 ``baton trace summary`` on an 18-event trace. Prints the median wall time of each with its
 spread (min-max over the rounds) and the ratio to the click program beside the goal
 (issue 18: within 1.5x). Not part of the test suite.
@@ -81,12 +82,16 @@ def main() -> int:
         trace = str(base / "small-run" / "trace.jsonl")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "OPENAI_"))}
         env["BATON_CONFIG"] = str(base / "no-user-config.toml")
+        env["BATON_CACHE_DIR"] = str(base / "cache")
         rows = {
             "bare python": [sys.executable, "-c", "pass"],
             "minimal click --help": [sys.executable, str(click_program), "--help"],
             "baton --help": [*baton, "--help"],
             "baton runs (none)": [*baton, "runs"],
             "baton policies": [*baton, "policies"],
+            # a cache folder that cannot exist: every call loads the typed models
+            "baton policies (no cache)": ["env", "BATON_CACHE_DIR=/proc/no-cache",
+                                          *baton, "policies"],
             "baton trace summary (18 events)": [*baton, "trace", "summary", trace],
         }
         walls: dict[str, list[float]] = {name: [] for name in rows}

@@ -85,6 +85,7 @@ class Baton:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BATON_"))}
         env.update(BATON_CONFIG=str(self.tmp / "user-config.toml"),
+                   XDG_CACHE_HOME=str(self.tmp / "cache"),
                    BATON_TEST_API_KEY=CANARY_KEY, CI="true")
         env.update(extra)
         return env

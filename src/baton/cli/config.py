@@ -17,15 +17,15 @@ from baton.cli.common import handle_errors, print_json
 @handle_errors
 def policies_cmd(repo, config_file, as_json):
     """List the routing policies and, for each role, the model it routes to."""
-    from baton.config import ROLES, load_config
+    from baton.config.cache import policy_listing
+    from baton.config.layers import ROLES
     from baton.runs.store import find_repo_root
 
-    config = load_config(find_repo_root(repo), config_file=config_file)
-    names = sorted({"default", *config.policies})
-    data = {name: {role: r.model_dump() for role, r in config.policy_routes(name).items()}
-            for name in names}
+    listing = policy_listing(find_repo_root(repo), config_file=config_file)
+    active, data = listing["active"], listing["policies"]
+    names = sorted(data)
     if as_json:
-        print_json({"active": config.policy, "policies": data})
+        print_json({"active": active, "policies": data})
         return
     from baton.cli.table import Table
 
@@ -35,7 +35,7 @@ def policies_cmd(repo, config_file, as_json):
     for name in names:
         for role in ROLES:
             r = data[name][role]
-            label = f"{name}{' (active)' if name == config.policy else ''}"
+            label = f"{name}{' (active)' if name == active else ''}"
             table.add_row(label if role == "planner" else "", role, r["endpoint"], r["model"],
                           str(r["max_tokens"]), ", ".join(r["fallbacks"]))
     click.echo(table.render(), nl=False)
