@@ -73,7 +73,7 @@ def _measure(repo: Path, runs: int, environ: dict[str, str]) -> dict[str, float]
             "worst": max(overheads)}
 
 
-def _phases(repo: Path, runs: int) -> dict[str, float]:
+def _phases(repo: Path, runs: int, place: str) -> dict[str, float]:
     """Medians of the two parts that touch every file: freezing the change (review's own)
     and the disposable checkout plus drift check (shared with ``baton run``)."""
     from baton.review.selection import freeze_change
@@ -85,7 +85,7 @@ def _phases(repo: Path, runs: int) -> dict[str, float]:
         start = time.perf_counter()
         change = freeze_change(repo, Selection("uncommitted"), protected=[])
         middle = time.perf_counter()
-        with disposable_checkout(repo, change.tree, place="auto") as folder:
+        with disposable_checkout(repo, change.tree, place=place) as folder:
             drift(folder, repo, change.tree)
         checkouts.append(time.perf_counter() - middle)
         freezes.append(middle - start)
@@ -96,22 +96,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--files", type=int, default=3000)
+    parser.add_argument("--checkout-dir", default="auto",
+                        help="checkout_dir setting: auto (memory when there is room), temp")
     args = parser.parse_args()
     script = {"models": {"*": [{"content": APPROVE, "latency_s": 0}]}, "repeat_last": True}
     with tempfile.TemporaryDirectory() as tmp, FakeGateway(script) as gateway:
         base = Path(tmp)
         user = base / "user.toml"
-        user.write_text(f'[endpoints.default]\nbase_url = "{gateway.base_url}"\n')
+        user.write_text(f'checkout_dir = "{args.checkout_dir}"\n'
+                        f'[endpoints.default]\nbase_url = "{gateway.base_url}"\n')
         environ = {k: v for k, v in os.environ.items()
                    if not k.startswith(("OPENAI_", "BATON_"))}
         environ["BATON_CONFIG"] = str(user)
         for label, repo in (("demo sample", make_sample_repo(base / "demo")),
                             (f"{args.files + 5} files", _big_repo(base / "big", args.files))):
             figures = _measure(repo, args.runs, environ)
-            parts = _phases(repo, args.runs)
+            parts = _phases(repo, args.runs, args.checkout_dir)
             print(f"{label}: baton review overhead median {figures['overhead']:.3f}s "
                   f"(worst {figures['worst']:.3f}s), wall median {figures['wall']:.3f}s, "
-                  f"{args.runs} runs, fake gateway at zero latency")
+                  f"{args.runs} runs, fake gateway at zero latency, "
+                  f"checkout_dir = {args.checkout_dir!r}")
             print(f"  of which: freezing the change {parts['freeze']:.3f}s; disposable "
                   f"checkout + drift check {parts['checkout']:.3f}s (shared with baton run)")
 
