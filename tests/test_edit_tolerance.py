@@ -378,6 +378,9 @@ def test_run_applies_sloppy_edits_and_records_each_tolerance(baton, sample_repo)
     applied = [e for e in events(Path(result["run_dir"])) if e["type"] == "edits.applied"]
     assert [e["tolerances"] for e in applied] == [["blank_line"],
                                                   ["indentation", "none", "none"]]
+    summary = (Path(result["run_dir"]) / "summary.md").read_text()
+    assert ("Edit blocks: 4 applied, 2 exactly, 1 with the `blank_line` tolerance, "
+            "1 with the `indentation` tolerance.") in summary
     stats = branch_file(sample_repo, result["branch"], "stats.py").decode()
     assert stats.endswith(
         "    return sum(values) / len(values)\n\n\ndef median(values):\n"
@@ -406,6 +409,8 @@ def test_run_sends_elisions_and_ambiguity_back_then_goes(baton, sample_repo):
     assert len(rejected) == 2
     assert "'# ... existing code ...', stands for code left out" in rejected[0]
     assert "occurs 2 times in stats.py (at lines 6, 13)" in rejected[1]
+    summary = (run_dir / "summary.md").read_text()
+    assert "; 2 answer(s) rejected and asked again (first: " in summary
     retries = sorted((run_dir / "packets").glob("*-implementer.md"))
     assert "stands for code left out" in retries[1].read_text()
     stats = branch_file(sample_repo, result["branch"], "stats.py").decode()

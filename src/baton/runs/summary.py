@@ -137,6 +137,7 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
         "plan": plan,
         "packets": _packets(plan, events),
         "changed_files": _changed_files(edits),
+        "edit_format": _edit_format(events, edits),
         "reviews": reviews,
         "questions": [(r["packet"], r["round"], q) for r in reviews for q in r["questions"]],
         "commands_run": [c for c in commands if c["ran"]],
@@ -160,6 +161,23 @@ def summary_context(run_dir: Path) -> dict[str, Any]:
     }
     _label_fix_reviews(reviews, events)
     return context
+
+
+def _edit_format(events: list[dict[str, Any]], edits: list[dict[str, Any]]
+                 ) -> dict[str, Any] | None:
+    """How the implementer's edit blocks fared: applied exactly, applied with a tolerance
+    (counted by kind), or rejected (the implementer was asked again)."""
+    kinds = [str(t) for e in edits for t in _list(e.get("tolerances"))]
+    rejected = [e for e in events if e.get("type") == "edits.rejected"]
+    if not kinds and not rejected:
+        return None
+    tolerated: dict[str, int] = {}
+    for kind in kinds:
+        if kind != "none":
+            tolerated[kind] = tolerated.get(kind, 0) + 1
+    return {"edits": len(kinds), "exact": kinds.count("none"),
+            "tolerated": sorted(tolerated.items()), "rejected": len(rejected),
+            "reasons": [_text(e.get("reason")).split("\n", 1)[0] for e in rejected][:3]}
 
 
 def _review_of_change(run_dir: Path, workflow: dict[str, Any]) -> dict[str, Any] | None:
