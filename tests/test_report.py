@@ -221,3 +221,23 @@ def test_demo_says_where_its_report_is(baton, tmp_path):
     out = run_json(proc)
     assert Path(out["report"]) == Path(out["run_dir"]) / "report.html"
     assert Path(out["report"]).is_file()
+
+
+def test_report_open_hands_the_file_to_the_browser_and_warns_when_none_opens(
+        baton, sample_repo, tmp_path):
+    _, run_dir = make_run(baton, sample_repo)
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
+    browser.chmod(0o755)
+    proc = baton("report", run_dir.name, "--open", cwd=sample_repo, BROWSER=str(browser))
+    assert proc.returncode == 0, proc.stderr
+    assert opened.read_text() == (run_dir / "report.html").resolve().as_uri()
+    assert "no browser" not in proc.stderr
+    failing = tmp_path / "failing.sh"
+    failing.write_text("#!/bin/sh\nexit 1\n")
+    failing.chmod(0o755)
+    proc = baton("report", run_dir.name, "--open", cwd=sample_repo, BROWSER=str(failing))
+    assert proc.returncode == 0, proc.stderr
+    assert "no browser could be opened; open " in proc.stderr
+    assert (run_dir / "report.html").is_file()
