@@ -67,6 +67,40 @@ def test_negative_usage_is_charged_the_worst_case_and_the_cost_limit_holds(baton
     assert exhausted and exhausted[0]["limit"] == "max_cost_usd"
 
 
+def test_implausibly_low_usage_is_not_believed_by_the_budget(baton, sample_repo):
+    script = without_costs(demo_script())
+    for entries in script["models"].values():  # every call claims to have cost nothing
+        for entry in entries:
+            if isinstance(entry, dict):
+                entry["raw_usage"] = {"prompt_tokens": 0, "completion_tokens": 0,
+                                      "total_tokens": 0}
+    baton.serve(script)
+    priced(baton, 10.0)
+    # every call's reservation (its prompt's estimate + 4096) fits in 6,000 tokens, so
+    # believed, the zero counts would let all five calls through; charged honestly, the
+    # planner's ~1,200 tokens leave no room for the implementer's reservation.
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json", "--max-tokens", "6000")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    (first,) = calls(run_dir)
+    assert first["gen_ai.usage.input_tokens"] == 0  # the trace keeps what was reported
+    assert first["usage_implausible"][0].startswith("prompt_tokens=0 for a prompt estimated")
+    assert first["usage_implausible"][1].startswith("completion_tokens=0 for an answer of")
+    charge = first["budget_charge"]
+    (start,) = [e for e in events(run_dir) if e["type"] == "model.start"]
+    assert charge["input_tokens"] == start["est_input_tokens"] > 200
+    assert 0 < charge["output_tokens"] < 4096  # the answer's size, not the route's max
+    assert charge["cost_usd"] > 0 and "implausibly low" in charge["reason"]
+
+
+def test_a_small_honest_count_is_believed(baton, sample_repo):
+    baton.serve(demo_script())  # the gateway counts the real prompt and answer
+    proc = baton("run", TASK, "--repo", str(sample_repo), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for call in calls(Path(run_json(proc)["run_dir"])):
+        assert "usage_implausible" not in call and "budget_charge" not in call, call
+
+
 def test_astronomical_usage_does_not_overflow_and_the_run_ends_properly(baton, sample_repo):
     script = demo_script()
     for entry in script["models"][IMPLEMENTER]:

@@ -29,7 +29,7 @@ from baton.llm.provider import (
     resolve_api_key,
 )
 from baton.llm.retry import Attempt, complete_with_retries
-from baton.llm.tokens import estimate_tokens
+from baton.llm.tokens import estimate_tokens, implausible_usage, text_tokens
 from baton.models import CommandEvidence
 from baton.runs import trace as T
 from baton.runs.store import read_workflow, write_workflow
@@ -238,7 +238,12 @@ class RunContext:
             cost = type(cost)(ABSURD_COST_USD, cost.source)
         if problems:
             fields["usage_rejected"] = problems
-        worst = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate)
+        low_in, low_out, implausible = implausible_usage(
+            done.input_tokens, done.cached_tokens, done.output_tokens, done.text, estimate)
+        if implausible:
+            fields["usage_implausible"] = implausible
+        worst = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate,
+                                           low_in=low_in, low_out=low_out)
         if worst:
             charge = worst
             fields["budget_charge"] = charge
@@ -264,16 +269,34 @@ class RunContext:
         self.emit("model.call", **fields)
 
     def _charge_without_usage(self, model: str, route: Route, done: Completion,
-                              cost_usd: float | None, estimate: int) -> dict[str, Any] | None:
+                              cost_usd: float | None, estimate: int, *,
+                              low_in: bool = False, low_out: bool = False
+                              ) -> dict[str, Any] | None:
         """When the provider reported no usable usage, charge the budget the worst case.
 
         The trace keeps the unknown as unknown; only the budget counts the worst case, so a
-        gateway that omits usage, or reports negative, non-finite or absurd counts, cannot
-        make a hard limit silently stop holding.
+        gateway that omits usage, or reports negative, non-finite, absurd or implausibly low
+        counts (``low_in``, ``low_out``), cannot make a hard limit silently stop holding.
+        A count too low to be true is charged as baton's own over-estimate: of the prompt
+        for input, of the answer's text for output.
         """
-        if done.input_tokens is not None and done.output_tokens is not None:
+        if done.input_tokens is not None and done.output_tokens is not None \
+                and not (low_in or low_out):
             return None
         price = unit_price(model, self.config.prices)
+        if low_in or low_out:
+            in_tokens = estimate if done.input_tokens is None or low_in else done.input_tokens
+            out_tokens = (route.max_tokens if done.output_tokens is None
+                          else text_tokens(done.text) if low_out else done.output_tokens)
+            estimated = price.cost(in_tokens, out_tokens) if price is not None else None
+            return {"input_tokens": in_tokens, "output_tokens": out_tokens,
+                    "cost_usd": estimated if cost_usd is None
+                    else max(cost_usd, estimated or 0.0),
+                    "reason": "the provider reported implausibly low usage ("
+                    + "; ".join(implausible_usage(done.input_tokens, done.cached_tokens,
+                                                  done.output_tokens, done.text,
+                                                  estimate)[2])
+                    + "): the budget is charged baton's own estimate"}
         worst = price.cost(estimate, route.max_tokens) if price is not None else None
         return {"input_tokens": done.input_tokens if done.input_tokens is not None else estimate,
                 "output_tokens": done.output_tokens if done.output_tokens is not None

@@ -39,3 +39,38 @@ def estimate_tokens(messages: list[dict[str, Any]]) -> int:
         size = sum(_text_bytes(value) for value in message.values())
         total += -(-size // BYTES_PER_TOKEN) + PER_MESSAGE_TOKENS
     return total
+
+
+IMPLAUSIBLE_RATIO = 10
+"""Reported input tokens below the estimate divided by this are not believed: the estimate
+is at most about 1.5x a real tokenizer's count, so a tenth of it is no real prompt's size."""
+_MIN_CHECKED = 200
+"""Below this estimate the per-message overheads dominate and no count is doubted."""
+
+
+def text_tokens(text: str) -> int:
+    """An over-estimate of the tokens of a model's answer ``text``."""
+    return -(-len(text.encode("utf-8")) // BYTES_PER_TOKEN)
+
+
+def implausible_usage(input_tokens: int | None, cached_tokens: int | None,
+                      output_tokens: int | None, text: str, estimate: int
+                      ) -> tuple[bool, bool, list[str]]:
+    """Whether reported input and output counts are too low to be true, and why.
+
+    A gateway reporting ``prompt_tokens = 0`` for a 40 KB prompt, or ``completion_tokens =
+    0`` for a page of answer, would make a token or cost limit stop holding; such counts
+    are kept in the trace as reported but not believed by the budget.
+    """
+    why: list[str] = []
+    low_in = (input_tokens is not None and estimate >= _MIN_CHECKED
+              and (input_tokens + (cached_tokens or 0)) * IMPLAUSIBLE_RATIO < estimate)
+    if low_in:
+        why.append(f"prompt_tokens={input_tokens} for a prompt estimated at {estimate}")
+    answer = text_tokens(text)
+    low_out = (output_tokens is not None and answer >= _MIN_CHECKED // 4
+               and output_tokens * IMPLAUSIBLE_RATIO < answer)
+    if low_out:
+        why.append(f"completion_tokens={output_tokens} for an answer of {len(text)} "
+                   "characters")
+    return low_in, low_out, why
