@@ -2,7 +2,7 @@
 
 The steps around a run's own work that the two share, so both record and say the same:
 
-    start:    new_run_folder -> run_record -> open_context -> verify_origins,
+    start:    load_settings -> new_run_folder -> run_record -> open_context -> verify_origins,
               sandbox_warning, vendor_warnings
     continue: open_context -> replay -> mark_resumed
     the gate: decide (go only when every verification command that ran exited 0)
@@ -11,16 +11,17 @@ The steps around a run's own work that the two share, so both record and say the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from baton.config import Config, Route
+from baton.config import Config, Route, load_config
 from baton.errors import BatonError, BudgetExhausted
 from baton.llm.budget import Budget
 from baton.llm.vendors import VendorCheck
 from baton.models import CommandEvidence
 from baton.run_context import Progress, RunContext, load_replay
-from baton.runs.store import exclude_from_git, new_run_id, runs_dir
+from baton.runs.store import exclude_from_git, find_repo_root, new_run_id, runs_dir
 from baton.runs.trace import TraceWriter, now_iso
 from baton.secrets import SecretMasker, key_values
 from baton.workspace.git import Worktree
@@ -31,6 +32,28 @@ EXIT = {"go": 0, "no-go": 1}
 
 
 # -- start -----------------------------------------------------------------------------------
+
+
+class Settings(NamedTuple):
+    """What a new run works with: the environment, repository, configuration and routes."""
+
+    environ: dict[str, str]
+    repo_root: Path
+    config: Config
+    policy: str
+    routes: dict[str, Route]
+
+
+def load_settings(repo: Path, *, config_file: Path | None, overrides: dict[str, Any] | None,
+                  policy: str | None, environ: dict[str, str] | None) -> Settings:
+    """The repository's root, the layered configuration and the routes of the policy
+    (``policy`` or the configured one); ``environ`` defaults to the process's."""
+    environ = dict(os.environ if environ is None else environ)
+    repo_root = find_repo_root(repo)
+    config = load_config(repo_root, config_file=config_file, overrides=overrides,
+                         environ=environ)
+    policy = policy or config.policy
+    return Settings(environ, repo_root, config, policy, config.policy_routes(policy))
 
 
 def new_run_folder(repo_root: Path) -> tuple[str, Path]:

@@ -125,12 +125,8 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     """Start a new run of ``task`` on the repository at ``repo``."""
     if not task.strip():
         raise UserError("the task is empty; describe the change you want in plain words")
-    environ = dict(os.environ if environ is None else environ)
-    repo_root = find_repo_root(repo)
-    config = load_config(repo_root, config_file=config_file, overrides=overrides,
-                         environ=environ)
-    policy = policy or config.policy
-    routes = config.policy_routes(policy)
+    environ, repo_root, config, policy, routes = gate.load_settings(
+        repo, config_file=config_file, overrides=overrides, policy=policy, environ=environ)
     vendor_checks = check_routes(routes, config)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
     key_warnings = check_endpoints(config, routes, environ)

@@ -12,7 +12,6 @@ verification result, and change nothing in the repository.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from typing import Any
 
 from baton import prompts
 from baton.approvals import FileChange, fired_rules
-from baton.config import Config, Route, load_config
+from baton.config import Config, Route
 from baton.errors import (
     AwaitingApproval,
     BatonError,
@@ -36,6 +35,7 @@ from baton.gate import (  # the steps of `baton run`, shared so both say the sam
     decide,
     end_done,
     endpoint_vendor,
+    load_settings,
     mark_resumed,
     new_run_folder,
     open_context,
@@ -70,7 +70,6 @@ from baton.roles import ask_verdict
 from baton.run_context import Progress, RunContext, check_prompt_size
 from baton.runs.store import (
     check_run_home,
-    find_repo_root,
     find_run,
     read_workflow,
     write_workflow,
@@ -154,12 +153,8 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
 
     Every bad input is refused with a UserError before any model call or run folder.
     """
-    environ = dict(os.environ if environ is None else environ)
-    repo_root = find_repo_root(repo)
-    config = load_config(repo_root, config_file=config_file, overrides=overrides,
-                         environ=environ)
-    policy = policy or config.policy
-    routes = config.policy_routes(policy)
+    environ, repo_root, config, policy, routes = load_settings(
+        repo, config_file=config_file, overrides=overrides, policy=policy, environ=environ)
     previous, earlier = _previous(repo_root, follow, config) if follow else (None, [])
     if previous is not None:
         selection = selection or _reuse_selection(previous)
