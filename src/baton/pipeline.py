@@ -54,7 +54,6 @@ from baton.workspace.verify import verify
 GUARDS = (*REPO_FORBIDDEN, *GUARD_KEYS, "retry")
 
 
-
 @dataclass
 class RunResult:
     """How a run ended (or paused), for the CLI and library callers."""
