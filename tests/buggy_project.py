@@ -52,6 +52,11 @@ def test_mean():
     assert mean([1, 2, 3, 4]) == 2.5
 '''
 
+def run_task(baton, repo: Path, *extra: str):
+    """``baton run TASK --repo REPO --json EXTRA...`` through the ``baton`` fixture."""
+    return baton("run", TASK, "--repo", str(repo), "--json", *extra)
+
+
 def make_buggy_repo(dest: Path) -> Path:
     """A git repository holding the buggy project, one commit."""
     files = {"calc.py": CALC, "tests/test_calc.py": TEST_CALC, "tests/test_mean.py": TEST_MEAN,

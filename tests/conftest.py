@@ -111,6 +111,14 @@ def baton(tmp_path: Path):
     runner.close()
 
 
+@pytest.fixture
+def buggy_repo(tmp_path: Path) -> Path:
+    """The buggy project of tests/buggy_project.py, a real git repository (one commit)."""
+    from buggy_project import make_buggy_repo
+
+    return make_buggy_repo(tmp_path / "calc")
+
+
 def run_json(proc: subprocess.CompletedProcess) -> dict:
     """The JSON result object printed by ``--json``."""
     assert proc.stdout.strip(), proc.stderr

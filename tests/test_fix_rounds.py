@@ -10,7 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from buggy_project import (
     FIX_THE_FIX,
     RIGHT_FIX,
@@ -19,18 +18,10 @@ from buggy_project import (
     WRONG_FIX,
     approve,
     make_buggy_repo,
+    run_task,
     script,
 )
 from conftest import demo_script, events, run_json, snapshot
-
-
-@pytest.fixture
-def buggy_repo(tmp_path: Path) -> Path:
-    return make_buggy_repo(tmp_path / "calc")
-
-
-def run(baton, repo: Path, *extra: str):
-    return baton("run", TASK, "--repo", str(repo), "--json", *extra)
 
 
 def of(run_dir: Path, kind: str) -> list[dict]:
@@ -40,7 +31,7 @@ def of(run_dir: Path, kind: str) -> list[dict]:
 def test_a_failing_first_patch_goes_back_and_the_fix_lands_after_one_round(baton, buggy_repo):
     before = snapshot(buggy_repo)
     baton.serve(script([WRONG_FIX, FIX_THE_FIX], [approve("looks right"), approve()]))
-    proc = run(baton, buggy_repo)
+    proc = run_task(baton, buggy_repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = run_json(proc)
     assert result["decision"] == "go"
@@ -95,7 +86,7 @@ def test_a_failing_first_patch_goes_back_and_the_fix_lands_after_one_round(baton
 def test_fix_rounds_exhausted_is_no_go_naming_the_rounds(baton, buggy_repo):
     still_wrong = FIX_THE_FIX.replace("hi)", "hi + 2)")
     baton.serve(script([WRONG_FIX, still_wrong], [approve(), approve()]))
-    proc = run(baton, buggy_repo, "--set", "max_fix_rounds=1")
+    proc = run_task(baton, buggy_repo, "--set", "max_fix_rounds=1")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     result = run_json(proc)
     assert result["decision"] == "no-go"
@@ -110,7 +101,7 @@ def test_fix_rounds_exhausted_is_no_go_naming_the_rounds(baton, buggy_repo):
 
 def test_zero_fix_rounds_is_todays_behaviour(baton, buggy_repo):
     gateway = baton.serve(script([WRONG_FIX], [approve()]))
-    proc = run(baton, buggy_repo, "--set", "max_fix_rounds=0")
+    proc = run_task(baton, buggy_repo, "--set", "max_fix_rounds=0")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     run_dir = Path(run_json(proc)["run_dir"])
     assert not of(run_dir, "fix.start")
@@ -119,7 +110,7 @@ def test_zero_fix_rounds_is_todays_behaviour(baton, buggy_repo):
 
 def test_a_right_first_patch_needs_no_fix_round_and_shows_fail_to_pass(baton, buggy_repo):
     baton.serve(script([RIGHT_FIX], [approve()]))
-    proc = run(baton, buggy_repo)
+    proc = run_task(baton, buggy_repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = Path(run_json(proc)["run_dir"])
     assert not of(run_dir, "fix.start")
@@ -142,7 +133,7 @@ def test_checks_that_already_passed_before_the_change_are_said_plainly(baton, sa
 
 def test_without_verify_base_no_base_run_happens(baton, buggy_repo):
     baton.serve(script([RIGHT_FIX], [approve()]))
-    proc = run(baton, buggy_repo, "--set", "verify_base=false")
+    proc = run_task(baton, buggy_repo, "--set", "verify_base=false")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = Path(run_json(proc)["run_dir"])
     assert not of(run_dir, "base.command") and not of(run_dir, "evidence.before_after")
@@ -150,7 +141,7 @@ def test_without_verify_base_no_base_run_happens(baton, buggy_repo):
 
 def test_a_budget_stop_inside_a_fix_round_resumes_to_go(baton, buggy_repo):
     gateway = baton.serve(script([WRONG_FIX, FIX_THE_FIX], [approve(), approve()]))
-    proc = run(baton, buggy_repo, "--max-calls", "4")  # stops before the fix is reviewed
+    proc = run_task(baton, buggy_repo, "--max-calls", "4")  # stops before the fix is reviewed
     assert proc.returncode == 4, proc.stdout + proc.stderr
     result = run_json(proc)
     run_dir = Path(result["run_dir"])
@@ -177,7 +168,7 @@ def test_killed_at_every_step_of_the_fix_round_then_resumed_ends_in_the_same_go(
             entry["latency_s"] = 0.2
     baton.serve(answers)
     reference_repo = make_buggy_repo(tmp_path / "reference")
-    proc = run(baton, reference_repo)
+    proc = run_task(baton, reference_repo)
     assert proc.returncode == 0, proc.stderr
     reference = run_json(proc)
     kinds = [e["type"] for e in events(Path(reference["run_dir"]))]

@@ -15,23 +15,12 @@ from buggy_project import (
     DELETE_TEST,
     DROP_ASSERT,
     SKIP_TEST,
-    TASK,
     WRONG_FIX,
     approve,
-    make_buggy_repo,
+    run_task,
     script,
 )
 from conftest import events, run_json, snapshot
-
-
-@pytest.fixture
-def buggy_repo(tmp_path: Path) -> Path:
-    return make_buggy_repo(tmp_path / "calc")
-
-
-def run(baton, repo: Path, *extra: str):
-    return baton("run", TASK, "--repo", str(repo), "--json", *extra)
-
 
 CASES = {
     "deleted test": (DELETE_TEST, ["test removed: tests/test_calc.py: `test_above` was deleted",
@@ -46,7 +35,7 @@ def test_a_tampering_patch_is_flagged_and_stopped_for_approval(baton, buggy_repo
     patch, expected = CASES[case]
     before = snapshot(buggy_repo)
     baton.serve(script([patch], [approve("tests pass now")]))
-    proc = run(baton, buggy_repo)
+    proc = run_task(baton, buggy_repo)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     result = run_json(proc)
     assert result["state"] == "awaiting_approval"
@@ -71,7 +60,7 @@ def test_a_tampering_patch_is_flagged_and_stopped_for_approval(baton, buggy_repo
 
 def test_approved_skip_is_stopped_again_when_the_counts_show_fewer_tests(baton, buggy_repo):
     baton.serve(script([SKIP_TEST], [approve()]))
-    proc = run(baton, buggy_repo)
+    proc = run_task(baton, buggy_repo)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     run_id = run_json(proc)["run_id"]
     proc = baton("approve", run_id, "--json", cwd=buggy_repo)  # approves, then continues
@@ -93,7 +82,7 @@ def test_approved_skip_is_stopped_again_when_the_counts_show_fewer_tests(baton, 
 
 def test_tampering_in_a_fix_round_is_caught_too(baton, buggy_repo):
     baton.serve(script([WRONG_FIX, DELETE_TEST], [approve(), approve()]))
-    proc = run(baton, buggy_repo)
+    proc = run_task(baton, buggy_repo)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     result = run_json(proc)
     assert "`test_above` was deleted" in "\n".join(result["reasons"])
@@ -104,7 +93,7 @@ def test_tampering_in_a_fix_round_is_caught_too(baton, buggy_repo):
 
 def test_the_tampering_rule_can_be_switched_off(baton, buggy_repo):
     baton.serve(script([DELETE_TEST], [approve()]))
-    proc = run(baton, buggy_repo, "--set", "approval.tampering=false",
+    proc = run_task(baton, buggy_repo, "--set", "approval.tampering=false",
                "--set", "approval.test_changes=false")
     # nothing stops it, the harness still records what it saw
     assert proc.returncode == 0, proc.stdout + proc.stderr

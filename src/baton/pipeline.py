@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baton import roles
+from baton import gate, roles
 from baton.approvals import contract_rules, fired_rules, tampering_rules
 from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
 from baton.config.ownership import GUARD_KEYS
@@ -28,34 +28,30 @@ from baton.evidence.baseline import run_baseline
 from baton.evidence.beforeafter import already_passing, failure_fixes, transitions
 from baton.evidence.contract import ContractCheck, check_contract
 from baton.evidence.tampering import count_flags, diff_flags, parse_diff
-from baton.llm.budget import Budget, check_prices_known
+from baton.gate import EXIT, decide
+from baton.llm.budget import check_prices_known
 from baton.llm.provider import missing_key_warning, resolve_api_key
 from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
 from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
-from baton.run_context import Progress, RunContext, load_replay
+from baton.run_context import Progress, RunContext
 from baton.runs.store import (
     check_run_home,
-    exclude_from_git,
     find_repo_root,
     find_run,
-    new_run_id,
     read_workflow,
-    runs_dir,
     write_workflow,
 )
 from baton.runs.trace import TraceWriter, now_iso, read_events
-from baton.secrets import SecretMasker, key_values
+from baton.secrets import SecretMasker
 from baton.workspace.git import create_worktree, head_commit, open_worktree, repo_git
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, safe_parts
-from baton.workspace.sandbox import end_orphaned_command, sandbox_notice
+from baton.workspace.sandbox import end_orphaned_command
 from baton.workspace.snapshot import Snapshot, freeze, snapshot_diff, tree_changes
-from baton.workspace.verify import remove_stale_checkout, verify
+from baton.workspace.verify import verify
 
 # Settings that only the user's configuration, environment and flags of the moment may
 # give: a run folder (which a clone may carry, or anyone may edit) never supplies them.
 GUARDS = (*REPO_FORBIDDEN, *GUARD_KEYS, "retry")
-
-EXIT = {"go": 0, "no-go": 1}
 
 
 @dataclass
@@ -92,18 +88,13 @@ def check_routes(routes: dict[str, Route], config: Config | None = None) -> list
     another vendor by the one rule of ``baton.llm.vendors`` (refused when the user's
     ``require_other_vendor`` is set); returns every check (``warns`` says which to tell)."""
     implementer, reviewer = routes["implementer"], routes["reviewer"]
-    endpoint_vendor = _endpoint_vendor(config, implementer.endpoint)
+    endpoint_vendor = gate.endpoint_vendor(config, implementer.endpoint)
     authors = [author_from_model(m, "implementer route", endpoint_vendor)
                for m in [implementer.model, *implementer.fallbacks]]
     checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
-                         reviewer_endpoint_vendor=_endpoint_vendor(config, reviewer.endpoint),
+                         reviewer_endpoint_vendor=gate.endpoint_vendor(config, reviewer.endpoint),
                          require_other_vendor=bool(config and config.require_other_vendor))
     return checks
-
-
-def _endpoint_vendor(config: Config | None, name: str) -> str | None:
-    endpoint = config.endpoints.get(name) if config is not None else None
-    return endpoint.vendor if endpoint is not None else None
 
 
 def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str], *,
@@ -133,67 +124,35 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     """Start a new run of ``task`` on the repository at ``repo``."""
     if not task.strip():
         raise UserError("the task is empty; describe the change you want in plain words")
-    environ = dict(os.environ if environ is None else environ)
-    repo_root = find_repo_root(repo)
-    config = load_config(repo_root, config_file=config_file, overrides=overrides,
-                         environ=environ)
-    policy = policy or config.policy
-    routes = config.policy_routes(policy)
+    environ, repo_root, config, policy, routes = gate.load_settings(
+        repo, config_file=config_file, overrides=overrides, policy=policy, environ=environ)
     vendor_checks = check_routes(routes, config)
     check_prices_known(config.limits, config.role_limits, routes, config.prices)
     key_warnings = check_endpoints(config, routes, environ)
     check_run_home(repo_root)
     base = head_commit(repo_root)
     warnings = _uncommitted_warning(repo_root, base) + key_warnings
-    run_id = new_run_id()
-    exclude_from_git(repo_root)
-    run_dir = runs_dir(repo_root) / run_id
-    run_dir.mkdir(parents=True)
+    run_id, run_dir = gate.new_run_folder(repo_root)
     worktree = create_worktree(repo_root, run_id, base)
-    workflow = {
-        "run_id": run_id, "task": task, "title": title or task.splitlines()[0][:72],
-        "repo": str(repo_root), "base_commit": base, "branch": worktree.branch,
-        "worktree": str(worktree.path), "policy": policy,
-        "routes": {role: r.model_dump() for role, r in routes.items()},
-        "config_file": str(config_file) if config_file else None,
-        # flags are remembered for resume, with any secret in them masked
-        "overrides": SecretMasker(environ, extra=key_values(config, environ)).mask_obj(
-            overrides or {}),
-        "state": "running", "decision": None,
-        "created": now_iso(), "updated": now_iso(), "packets": None, "approval": None,
-    }
+    workflow = gate.run_record(
+        run_id, kind=None, task=task, title=title or task.splitlines()[0][:72],
+        repo_root=repo_root, base=base, branch=worktree.branch, worktree=str(worktree.path),
+        policy=policy, routes=routes, config_file=config_file, overrides=overrides,
+        config=config, environ=environ, packets=None)
     write_workflow(run_dir, workflow)
-    ctx = _context(run_id, run_dir, repo_root, config, routes, worktree, environ, progress,
-                   Budget(config.limits, config.role_limits))
+    ctx = gate.open_context(run_id, run_dir, repo_root, config, routes, worktree, environ,
+                            progress)
     ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
              repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
-             routes=workflow["routes"], verify_commands=_verify_origins(config),
+             routes=workflow["routes"], verify_commands=gate.verify_origins(config),
              **_limits(config))
-    warnings += _sandbox_warning(ctx)
-    for check in vendor_checks:
-        ctx.emit("reviewer.vendor", **check.to_event())
-    warnings += list(dict.fromkeys(c.message for c in vendor_checks if c.warns))
+    warnings += gate.sandbox_warning(ctx)
+    warnings += gate.vendor_warnings(ctx, vendor_checks)
     for warning in warnings:  # shown now, before any money is spent
         ctx.emit("warning", message=warning)
     result = _drive(ctx, task)
     result.warnings = warnings + result.warnings
     return result
-
-
-def _verify_origins(config: Config) -> list[dict[str, str]]:
-    """The configured verify commands and where each came from (none replaces another)."""
-    origins = config.verify_origins
-    return [{"command": c, "from": origins[i] if i < len(origins) else "default"}
-            for i, c in enumerate(config.verify_commands)]
-
-
-def _sandbox_warning(ctx: RunContext) -> list[str]:
-    """Say at the start of every run, in the trace too, when commands run unsandboxed."""
-    notice = sandbox_notice(ctx.config.sandbox)
-    if notice is None:
-        return []
-    ctx.emit("sandbox", requested=ctx.config.sandbox, used="none", warning=notice)
-    return [notice]
 
 
 def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
@@ -203,21 +162,6 @@ def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
         return []
     return [f"your working tree has uncommitted changes; baton works from HEAD ({base[:12]}) "
             "and does not see them (commit or stash them first if the task needs them)"]
-
-
-def _context(run_id, run_dir, repo_root, config, routes, worktree, environ, progress,
-             budget) -> RunContext:
-    trace = TraceWriter(run_dir / "trace.jsonl", run_id)
-    ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
-                     routes=routes, worktree=worktree, trace=trace, budget=budget,
-                     masker=SecretMasker(environ, extra=key_values(config, environ)),
-                     environ=environ, progress=progress)
-    try:
-        ctx.lock()
-    except BatonError:
-        trace.close()
-        raise
-    return ctx
 
 
 def without_guards(settings: dict[str, Any]) -> dict[str, Any]:
@@ -321,32 +265,26 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     run_dir, workflow, config, routes = (prepared.run_dir, prepared.workflow,
                                          prepared.config, prepared.routes)
     worktree = open_worktree(repo_root, workflow["run_id"], workflow["base_commit"])
-    ctx = _context(workflow["run_id"], run_dir, repo_root, config, routes, worktree, environ,
-                   progress, Budget(config.limits, config.role_limits))
+    ctx = gate.open_context(workflow["run_id"], run_dir, repo_root, config, routes, worktree,
+                            environ, progress)
     warnings = ["the trace ended in a torn line (a crash mid-write); it was cut off"] \
         if ctx.trace.repaired else []
     problems: list[str] = []
     events = read_events(run_dir / "trace.jsonl", warn=False, problems=problems)
     warnings += problems
-    ctx.recorded, ctx.emitted, ctx.cut_off = load_replay(events)
     ctx.snapshot_recorded = recorded_snapshot(events)
-    ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
-    decided = [e for e in events if e.get("type") == "decision"]
-    if decided:
-        result = _finish_decided(ctx, decided[-1])
+    decided = gate.replay(ctx, events)
+    if decided is not None:
+        result = _finish_decided(ctx, decided)
         result.warnings = warnings
         return result
     if end_orphaned_command(run_dir / "command.session"):
         warnings.append("a verification command left running by the crashed process was "
                         "stopped")
-    remove_stale_checkout(run_dir)
     worktree.reset()
-    previous = workflow["state"]
-    workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(prepared.remembered),
-                                   state="running")
-    ctx.emit("run.resume", previous_state=previous, repaired_trace=bool(warnings),
-             recorded_calls=len(ctx.recorded), **_limits(config))
-    warnings += _sandbox_warning(ctx)
+    workflow = gate.mark_resumed(ctx, workflow, prepared.remembered,
+                                 repaired_trace=bool(warnings), **_limits(config))
+    warnings += gate.sandbox_warning(ctx)
     for warning in warnings:  # shown now, before any money is spent
         ctx.emit("warning", message=warning)
     result = _drive(ctx, workflow["task"])
@@ -385,13 +323,10 @@ def _drive(ctx: RunContext, task: str) -> RunResult:
         except _NoGo as stop:
             decision, reasons, evidence, plan = "no-go", [stop.reason], [], _plan_or_none(ctx)
         return finish(ctx, decision, reasons, evidence, plan)
-    except BudgetExhausted as exc:
-        ctx.emit("budget.exhausted", limit=getattr(exc, "limit", None), message=str(exc))
-        return _pause(ctx, "budget_exhausted", str(exc).replace("<run>", ctx.run_id), 4)
-    except AwaitingApproval as exc:
-        return _pause(ctx, "awaiting_approval", str(exc), 3)
+    except (BudgetExhausted, AwaitingApproval) as exc:
+        return _pause(ctx, *gate.pause_reason(ctx, exc))
     except BatonError as exc:
-        _record_failure(ctx, str(exc))
+        gate.record_failure(ctx, str(exc))
         exc.run_id = ctx.run_id
         raise
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
@@ -400,13 +335,6 @@ def _drive(ctx: RunContext, task: str) -> RunResult:
         raise _internal_error(ctx, exc) from exc
     finally:
         ctx.close()
-
-
-def _record_failure(ctx: RunContext, message: str) -> None:
-    ctx.emit("state", state="failed", detail=message)
-    ctx.emit("run.end", state="failed", decision=None, totals=_totals(ctx), error=message)
-    ctx.update_workflow(state="failed", error=message)
-    _write_summary(ctx)
 
 
 def _interrupted(ctx: RunContext, exc: KeyboardInterrupt) -> RunInterrupted:
@@ -428,7 +356,7 @@ def _internal_error(ctx: RunContext, exc: Exception) -> InternalError:
     details = ctx.run_dir / "error.txt"
     ctx.write("error.txt", "".join(traceback.format_exception(exc)))
     message = f"unexpected {type(exc).__name__}: {exc}"
-    _record_failure(ctx, message)
+    gate.record_failure(ctx, message)
     error = InternalError(
         f"run {ctx.run_id} failed on an {message} (a bug in baton; the traceback is in "
         f"{details}). The trace is intact: `baton resume {ctx.run_id}` may continue it.",
@@ -690,20 +618,6 @@ def gate_evidence(ctx: RunContext, plan: Plan, evidence: list[CommandEvidence]) 
     stop_for_approval(ctx, rules, snapshot, "evidence", "before the commit")
 
 
-def decide(evidence: list[CommandEvidence]) -> tuple[str, list[str]]:
-    """Go only if at least one command ran and every command that ran exited 0."""
-    ran = [e for e in evidence if e.ran]
-    if not ran:
-        return "no-go", ["no verification command ran: set verify_commands in baton.toml"]
-    failed = [e for e in ran if e.exit_code != 0]
-    if failed:
-        return "no-go", [
-            f"`{e.command}` " + ("timed out" if e.timed_out else f"exited {e.exit_code}")
-            for e in failed
-        ]
-    return "go", [f"review approved and {len(ran)} verification command(s) exited 0"]
-
-
 def finish(ctx: RunContext, decision: str, reasons: list[str],
            evidence: list[CommandEvidence], plan: Plan | None) -> RunResult:
     """Record the decision; on go, commit on the run's branch."""
@@ -730,11 +644,7 @@ def finish(ctx: RunContext, decision: str, reasons: list[str],
 def _close_done(ctx: RunContext, decision: str, reasons: list[str],
                 commit: str | None) -> RunResult:
     """After the decision is recorded: end event, workflow state, summary, cleanup."""
-    totals = _totals(ctx)
-    ctx.emit("run.end", key="run.end", state="done", decision=decision, totals=totals)
-    ctx.update_workflow(state="done", decision=decision, reasons=reasons, commit=commit,
-                        totals=totals)
-    _write_summary(ctx)
+    totals = gate.end_done(ctx, decision, reasons, commit)
     if decision == "go":
         ctx.worktree.remove()
     return RunResult(ctx.run_id, ctx.run_dir, "done", decision, ctx.worktree.branch, commit,
@@ -743,11 +653,9 @@ def _close_done(ctx: RunContext, decision: str, reasons: list[str],
 
 def _pause(ctx: RunContext, state: str, message: str, exit_code: int) -> RunResult:
     ctx.write("patch.diff", ctx.worktree.full_diff())  # for `baton show` while it waits
-    ctx.emit("state", state=state, detail=message)
-    ctx.update_workflow(state=state, detail=message)
-    _write_summary(ctx)
+    gate.set_paused(ctx, state, message)
     return RunResult(ctx.run_id, ctx.run_dir, state, None, ctx.worktree.branch, None,
-                     [message], _totals(ctx), exit_code)
+                     [message], gate.totals(ctx), exit_code)
 
 
 def _limits(config: Config) -> dict[str, Any]:
@@ -756,22 +664,9 @@ def _limits(config: Config) -> dict[str, Any]:
             "role_limits": {r: lim.model_dump() for r, lim in config.role_limits.items()}}
 
 
-def _totals(ctx: RunContext) -> dict[str, Any]:
-    spent = ctx.budget.spent
-    return {"calls": spent.calls, "input_tokens": spent.input_tokens,
-            "output_tokens": spent.output_tokens, "cost_usd": round(spent.cost_usd, 6),
-            "unknown_cost_calls": spent.unknown_cost_calls, "wall_s": round(spent.wall_s, 3)}
-
-
 def _plan_or_none(ctx: RunContext) -> Plan | None:
     path = ctx.run_dir / "plan.json"
     return Plan.model_validate_json(path.read_text()) if path.is_file() else None
-
-
-def _write_summary(ctx: RunContext) -> None:
-    from baton.runs.summary import write_summary
-
-    write_summary(ctx.run_dir)
 
 
 def _result_from_workflow(run_dir: Path, wf: dict[str, Any]) -> RunResult:

@@ -186,6 +186,20 @@ def review(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: in
                    flags=flags, diff=diff or "(empty diff: no changes)",
                    previous_fixes=previous_fixes or [])
     messages = prompts.render("reviewer", **context)
+    verdict = ask_verdict(ctx, messages, f"reviewer/p{index}/r{round_}", packet=index,
+                          round_=round_)
+    ctx.write(f"reviews/p{index}-r{round_}.json", verdict.model_dump_json(indent=2))
+    ctx.emit("review.verdict", key=f"review.verdict/p{index}/r{round_}", packet=index,
+             round=round_, model=ctx.routes["reviewer"].model, verdict=verdict.verdict,
+             required_fixes=verdict.required_fixes)
+    return verdict
+
+
+def ask_verdict(ctx: RunContext, messages: list[dict[str, str]], key: str, *,
+                packet: int | None, round_: int) -> Verdict:
+    """Ask the reviewer (call ``key``) and read its verdict; one repair request if it is
+    unreadable (call ``key/a2``), then a clear error. Shared by ``baton run`` and
+    ``baton review``; the caller records the verdict."""
     errors: list[str] = []
     for attempt in (1, 2):
         if errors:
@@ -193,18 +207,11 @@ def review(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: in
                       + ". Return the complete JSON verdict.")
             messages = [*messages, {"role": "user", "content": repair}]
         suffix = "" if attempt == 1 else f"/a{attempt}"
-        text = ctx.ask("reviewer", messages, f"reviewer/p{index}/r{round_}{suffix}",
-                       packet=index, round=round_)
+        text = ctx.ask("reviewer", messages, f"{key}{suffix}", packet=packet, round=round_)
         try:
-            verdict = parse_verdict(text)
+            return parse_verdict(text)
         except OutputInvalid as exc:
             errors = exc.errors
-            continue
-        ctx.write(f"reviews/p{index}-r{round_}.json", verdict.model_dump_json(indent=2))
-        ctx.emit("review.verdict", key=f"review.verdict/p{index}/r{round_}", packet=index,
-                 round=round_, model=ctx.routes["reviewer"].model, verdict=verdict.verdict,
-                 required_fixes=verdict.required_fixes)
-        return verdict
     raise ModelOutputError(
         "the reviewer's verdict could not be read twice: " + "; ".join(errors)
         + f". Its answers are in {ctx.run_dir / 'responses'}."

@@ -1,12 +1,16 @@
-"""What every CLI module shares: error mapping, JSON output, the console."""
+"""What every CLI module shares: error mapping, JSON output, the console, and the options
+and steps of the commands that drive runs (run, resume, approve, review, demo)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -100,3 +104,128 @@ def print_json(data: Any) -> None:
     """Print one JSON document on stdout."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
+
+
+# -- the commands that drive runs ------------------------------------------------------------
+
+
+def json_option(func: F) -> F:
+    """``--json``: one JSON result object on stdout."""
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON result object.")(func)
+
+
+def repo_option(help: str = "The git repository (default: current directory).") -> Callable[[F], F]:
+    """``--repo DIR`` (default: the current directory)."""
+    return click.option("--repo", type=click.Path(path_type=Path, file_okay=False),
+                        default=Path("."), help=help)
+
+
+def config_option(func: F) -> F:
+    """``--config FILE``: the user's own settings for this command (may define endpoints)."""
+    return click.option(
+        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+        help="A config file with the highest precedence (may define endpoints).")(func)
+
+
+def override_options(func: F) -> F:
+    """The flags of the moment: --allow-model-commands, --set, and the hard limits; the
+    command gets them as one ``overrides`` dict (see :func:`overrides_from`).
+
+    Place it under ``handle_errors`` so that a bad ``--set`` is reported like any error.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, allow_model_commands: bool, settings: tuple[str, ...],
+                max_cost: float | None, max_calls: int | None, max_tokens: int | None,
+                max_wall: float | None, **kwargs: Any) -> Any:
+        kwargs["overrides"] = overrides_from(max_cost, max_calls, max_tokens, max_wall,
+                                             allow_model_commands, settings)
+        return func(*args, **kwargs)
+
+    command: Any = wrapper
+    for opt in reversed([
+        click.option("--allow-model-commands", is_flag=True,
+                     help="Also run verification commands proposed by the models."),
+        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                     help="Any setting, highest precedence, e.g. "
+                     "role_limits.implementer.max_cost_usd=0.5 (repeatable)."),
+        click.option("--max-cost", type=float, help="Most US dollars this run may spend."),
+        click.option("--max-calls", type=int, help="Most model calls (failed attempts count)."),
+        click.option("--max-tokens", type=int, help="Most input plus output tokens."),
+        click.option("--max-wall", type=float, help="Most seconds of calls and commands."),
+    ]):
+        command = opt(command)
+    return command  # type: ignore[no-any-return]
+
+
+def overrides_from(max_cost: float | None, max_calls: int | None, max_tokens: int | None,
+                   max_wall: float | None, allow_model_commands: bool,
+                   settings: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The settings the flags give, as a configuration layer of the highest precedence."""
+    from baton.config import deep_merge
+
+    out: dict[str, Any] = {}
+    for setting in settings:
+        out = deep_merge(out, parse_setting(setting))
+    limits = {k: v for k, v in {"max_cost_usd": max_cost, "max_calls": max_calls,
+                                "max_tokens": max_tokens, "max_wall_s": max_wall}.items()
+              if v is not None}
+    if limits:
+        out = deep_merge(out, {"limits": limits})
+    if allow_model_commands:
+        out["allow_model_commands"] = True
+    return out
+
+
+def parse_setting(text: str) -> dict[str, Any]:
+    """``a.b.c=VALUE`` as nested tables; VALUE is read as TOML, else taken as a string."""
+    import tomllib
+
+    from baton.errors import UserError
+
+    key, sep, raw = text.partition("=")
+    parts = [p.strip() for p in key.split(".")]
+    if not sep or not all(parts):
+        raise UserError(f"--set {text!r}: use KEY=VALUE, e.g. "
+                        "--set role_limits.implementer.max_cost_usd=0.5")
+    try:
+        value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    for part in reversed(parts):
+        value = {part: value}
+    return value
+
+
+@contextlib.contextmanager
+def live_display(as_json: bool) -> Iterator[Any]:
+    """The run's live display (plain lines when piped, nothing under --json), closed
+    however the run ends."""
+    from baton.cli.progress import run_display
+
+    display = run_display(as_json)
+    try:
+        yield display
+    finally:
+        display.close()
+
+
+def maybe_ask(result: Any, repo: Path, as_json: bool, progress: Any, *,
+              config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Any:
+    """On an interactive terminal, answer an approval gate right away (with the same
+    configuration and flags this command was given)."""
+    from baton.pipeline import answer_approval, resume_run
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+    if result.state != "awaiting_approval" or not interactive or as_json:
+        return result
+    progress.close()  # the live display and a question do not share the terminal
+    click.echo(result.reasons[0], err=True)
+    if click.confirm("Approve this change and continue?", default=False):
+        answer_approval(repo, result.run_id, approved=True, reason="approved on the terminal",
+                        config_file=config_file, overrides=overrides)
+        progress.reopen()
+        return resume_run(repo, result.run_id, progress=progress, config_file=config_file,
+                          overrides=overrides)
+    return result

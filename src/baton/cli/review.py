@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from baton.cli.common import handle_errors, print_json, stop_runs_on_sigterm
-from baton.cli.run import _maybe_ask, _overrides, budget_options
+from baton.cli import common
 
 
 def report_review(result, as_json: bool, shown: set[str] | None = None) -> None:
@@ -18,7 +17,7 @@ def report_review(result, as_json: bool, shown: set[str] | None = None) -> None:
         if warning not in (shown or set()):
             click.echo(f"baton: warning: {warning}", err=True)
     if as_json:
-        print_json(result.to_dict())
+        common.print_json(result.to_dict())
         sys.exit(result.exit_code)
     label = result.decision or result.state
     click.echo(f"{label.upper()}: review {result.run_id}"
@@ -49,6 +48,7 @@ def report_review(result, as_json: bool, shown: set[str] | None = None) -> None:
 
 
 @click.command("review")
+@common.handle_errors  # outermost: the flags' own errors (a bad --set) are reported too
 @click.option("--uncommitted", is_flag=True,
               help="Staged, unstaged and untracked changes (ignored files excluded).")
 @click.option("--staged", is_flag=True, help="Only what is staged.")
@@ -69,26 +69,19 @@ def report_review(result, as_json: bool, shown: set[str] | None = None) -> None:
               help="The model that wrote the change (else Co-Authored-By trailers).")
 @click.option("--sarif", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the findings as SARIF 2.1.0 to this file.")
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-              help="The git repository (default: current directory).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="A config file with the highest precedence (may define endpoints).")
+@common.repo_option()
+@common.config_option
 @click.option("--policy", help="The routing policy to use.")
-@click.option("--allow-model-commands", is_flag=True,
-              help="Also run verification commands proposed by the models.")
-@budget_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON result object.")
-@handle_errors
+@common.override_options
+@common.json_option
 def review_cmd(uncommitted, staged, base_ref, commit_sha, diff_file, plan_file, task, follow,
-               author_model, sarif, repo, config_file, policy, allow_model_commands, settings,
-               max_cost, max_calls, max_tokens, max_wall, as_json):
+               author_model, sarif, repo, config_file, policy, overrides, as_json):
     """Review a change made elsewhere: the reviewer, the harness's own checks on a
     disposable checkout, approval rules, then go or no-go. Nothing in your repository
     changes, and no branch is made.
 
     Exit codes: 0 go, 1 no-go, 2 error, 3 awaiting approval, 4 budget exhausted.
     """
-    from baton.cli.progress import run_display
     from baton.errors import UserError
     from baton.review.selection import Selection, read_diff_source
     from baton.review.workflow import start_review
@@ -110,18 +103,13 @@ def review_cmd(uncommitted, staged, base_ref, commit_sha, diff_file, plan_file, 
     elif diff_file:
         stdin = sys.stdin.read() if diff_file == "-" else None
         selection = Selection("diff", diff_file, read_diff_source(diff_file, stdin))
-    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
-                           settings)
-    stop_runs_on_sigterm()
-    display = run_display(as_json)
-    try:
+    common.stop_runs_on_sigterm()
+    with common.live_display(as_json) as display:
         result = start_review(
             repo, selection=selection, task=task, plan_file=plan_file, follow=follow,
             author_model=author_model, sarif=sarif, config_file=config_file, policy=policy,
             progress=display, overrides=overrides,
         )
-        result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
-                            overrides=overrides)
-    finally:
-        display.close()
+        result = common.maybe_ask(result, repo, as_json, display, config_file=config_file,
+                           overrides=overrides)
     report_review(result, as_json, display.warnings_shown)

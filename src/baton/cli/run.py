@@ -3,67 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from baton.cli.common import handle_errors, print_json, stop_runs_on_sigterm
-
-
-def _overrides(max_cost: float | None, max_calls: int | None, max_tokens: int | None,
-               max_wall: float | None, allow_model_commands: bool,
-               settings: tuple[str, ...] = ()) -> dict[str, Any]:
-    from baton.config import deep_merge
-
-    out: dict[str, Any] = {}
-    for setting in settings:
-        out = deep_merge(out, parse_setting(setting))
-    limits = {k: v for k, v in {"max_cost_usd": max_cost, "max_calls": max_calls,
-                                "max_tokens": max_tokens, "max_wall_s": max_wall}.items()
-              if v is not None}
-    if limits:
-        out = deep_merge(out, {"limits": limits})
-    if allow_model_commands:
-        out["allow_model_commands"] = True
-    return out
-
-
-def parse_setting(text: str) -> dict[str, Any]:
-    """``a.b.c=VALUE`` as nested tables; VALUE is read as TOML, else taken as a string."""
-    import tomllib
-
-    from baton.errors import UserError
-
-    key, sep, raw = text.partition("=")
-    parts = [p.strip() for p in key.split(".")]
-    if not sep or not all(parts):
-        raise UserError(f"--set {text!r}: use KEY=VALUE, e.g. "
-                        "--set role_limits.implementer.max_cost_usd=0.5")
-    try:
-        value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    for part in reversed(parts):
-        value = {part: value}
-    return value
-
-
-def budget_options(func):
-    """Flags for hard limits and settings, shared by run and resume."""
-    for opt in reversed([
-        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-                     help="Any setting, highest precedence, e.g. "
-                     "role_limits.implementer.max_cost_usd=0.5 (repeatable)."),
-        click.option("--max-cost", type=float, help="Most US dollars this run may spend."),
-        click.option("--max-calls", type=int, help="Most model calls (failed attempts count)."),
-        click.option("--max-tokens", type=int, help="Most input plus output tokens."),
-        click.option("--max-wall", type=float, help="Most seconds of calls and commands."),
-    ]):
-        func = opt(func)
-    return func
+from baton.cli.common import (
+    config_option,
+    handle_errors,
+    json_option,
+    live_display,
+    maybe_ask,
+    override_options,
+    print_json,
+    repo_option,
+    stop_runs_on_sigterm,
+)
 
 
 def report(result, as_json: bool, display=None, footer: str | None = None,
@@ -169,33 +125,6 @@ def read_task(task: str | None, task_file: Path | None) -> str:
     return task
 
 
-def _maybe_ask(result, repo: Path, as_json: bool, progress, *, config_file=None,
-              overrides=None):
-    """On an interactive terminal, answer an approval gate right away (with the same
-    configuration and flags this command was given)."""
-    from baton.pipeline import answer_approval, resume_run
-
-    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
-    if result.state != "awaiting_approval" or not interactive or as_json:
-        return result
-    progress.close()  # the live display and a question do not share the terminal
-    click.echo(result.reasons[0], err=True)
-    if click.confirm("Approve this change and continue?", default=False):
-        answer_approval(repo, result.run_id, approved=True, reason="approved on the terminal",
-                        config_file=config_file, overrides=overrides)
-        progress.reopen()
-        return resume_run(repo, result.run_id, progress=progress, config_file=config_file,
-                          overrides=overrides)
-    return result
-
-
-def config_option(func):
-    """``--config FILE``: the user's own settings for this command (may define endpoints)."""
-    return click.option(
-        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-        help="A config file with the highest precedence (may define endpoints).")(func)
-
-
 @contextlib.contextmanager
 def _naming_run(repo: Path, run_id: str | None):
     """Errors about an existing run name it, even those raised before it continues."""
@@ -215,43 +144,38 @@ def _naming_run(repo: Path, run_id: str | None):
 
 
 @click.command("run")
+@handle_errors  # outermost: the flags' own errors (a bad --set) are reported too
 @click.argument("task", required=False)
 @click.option("--task-file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
               help="Read the task from this file (`-`: standard input).")
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-              help="The git repository to work on (default: current directory).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="A config file with the highest precedence (may define endpoints).")
+@repo_option("The git repository to work on (default: current directory).")
+@config_option
 @click.option("--policy", help="The routing policy to use.")
 @click.option("--title", help="A short title for the run.")
-@click.option("--allow-model-commands", is_flag=True,
-              help="Also run verification commands proposed by the models.")
-@budget_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON result object.")
-@handle_errors
-def run_cmd(task, task_file, repo, config_file, policy, title, allow_model_commands, settings,
-            max_cost, max_calls, max_tokens, max_wall, as_json):
+@override_options
+@json_option
+def run_cmd(task, task_file, repo, config_file, policy, title, overrides, as_json):
     """Run TASK through plan, implement, adversarial review and verification.
 
     TASK may be `-` to read it from standard input, or use --task-file.
     Exit codes: 0 go, 1 no-go, 2 error, 3 awaiting approval, 4 budget exhausted.
     """
-    from baton.cli.progress import run_display
     from baton.pipeline import start_run
 
     stop_runs_on_sigterm()
     text = read_task(task, task_file)
-    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
-                           settings)
-    display = run_display(as_json)
-    try:
+    with live_display(as_json) as display:
         result = start_run(text, repo, config_file=config_file, policy=policy, title=title,
                            progress=display, overrides=overrides)
-        result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
-                            overrides=overrides)
-    finally:
-        display.close()
+        result = maybe_ask(result, repo, as_json, display, config_file=config_file,
+                           overrides=overrides)
     report(result, as_json, display)
+
+
+def _continue_options(func):
+    """The options after the run that continuing it takes (resume, approve): --config,
+    the flags of the moment (model commands, settings, limits), --json."""
+    return config_option(override_options(json_option(func)))
 
 
 def _run_arg(func):
@@ -261,37 +185,26 @@ def _run_arg(func):
 
 
 @click.command("resume")
+@handle_errors
 @_run_arg
 @click.option("--last", is_flag=True, help="The newest run that can be resumed.")
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
-@config_option
-@click.option("--allow-model-commands", is_flag=True)
-@budget_options
-@click.option("--json", "as_json", is_flag=True)
-@handle_errors
-def resume_cmd(run_id, last, repo, config_file, allow_model_commands, settings, max_cost,
-               max_calls, max_tokens, max_wall, as_json):
+@repo_option()
+@_continue_options
+def resume_cmd(run_id, last, repo, config_file, overrides, as_json):
     """Continue a paused or crashed run without repeating any recorded model call.
 
     Endpoints, keys, sandbox, allowlists, prices and limits come from your configuration,
     environment and these flags now, never from the run folder.
     """
-    from baton.cli.progress import run_display
     from baton.pipeline import resume_run
 
     stop_runs_on_sigterm()
     run_id = pick_run(repo, run_id, last, unfinished=True)
-    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
-                           settings)
-    display = run_display(as_json)
-    try:
-        with _naming_run(repo, run_id):
-            result = resume_run(repo, run_id, progress=display, overrides=overrides,
-                                config_file=config_file)
-            result = _maybe_ask(result, repo, as_json, display, config_file=config_file,
-                                overrides=overrides)
-    finally:
-        display.close()
+    with live_display(as_json) as display, _naming_run(repo, run_id):
+        result = resume_run(repo, run_id, progress=display, overrides=overrides,
+                            config_file=config_file)
+        result = maybe_ask(result, repo, as_json, display, config_file=config_file,
+                           overrides=overrides)
     report(result, as_json, display)
 
 
@@ -310,45 +223,34 @@ def pick_run(repo: Path, run_id: str | None, last: bool, *, unfinished: bool) ->
 
 
 @click.command("approve")
-@_run_arg
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
-@click.option("--reason", default="", help="Why (recorded in the trace).")
-@config_option
-@click.option("--allow-model-commands", is_flag=True)
-@budget_options
-@click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def approve_cmd(run_id, repo, reason, config_file, allow_model_commands, settings, max_cost,
-                max_calls, max_tokens, max_wall, as_json):
+@_run_arg
+@repo_option()
+@click.option("--reason", default="", help="Why (recorded in the trace).")
+@_continue_options
+def approve_cmd(run_id, repo, reason, config_file, overrides, as_json):
     """Approve a run waiting at an approval gate, then continue it.
 
     Nothing is recorded unless the run can continue (endpoint, key, prices, sandbox); a
     run that has an answer cannot be answered again.
     """
-    from baton.cli.progress import run_display
     from baton.pipeline import answer_approval, resume_run
 
     stop_runs_on_sigterm()
     run_id = pick_run(repo, run_id, False, unfinished=True)
-    overrides = _overrides(max_cost, max_calls, max_tokens, max_wall, allow_model_commands,
-                           settings)
-    display = run_display(as_json)
-    try:
-        with _naming_run(repo, run_id):
-            answer_approval(repo, run_id, approved=True, reason=reason,
-                            config_file=config_file, overrides=overrides)
-            result = resume_run(repo, run_id, progress=display, config_file=config_file,
-                                overrides=overrides)
-    finally:
-        display.close()
+    with live_display(as_json) as display, _naming_run(repo, run_id):
+        answer_approval(repo, run_id, approved=True, reason=reason,
+                        config_file=config_file, overrides=overrides)
+        result = resume_run(repo, run_id, progress=display, config_file=config_file,
+                            overrides=overrides)
     report(result, as_json, display)
 
 
 @click.command("reject")
 @_run_arg
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@repo_option()
 @click.option("--reason", required=True, help="Why the change is rejected.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @handle_errors
 def reject_cmd(run_id, repo, reason, as_json):
     """Reject a run waiting at an approval gate; it ends as no-go."""
@@ -367,11 +269,10 @@ def reject_cmd(run_id, repo, reason, as_json):
 @click.command("demo")
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
               help="Create the sample repository here instead of a temporary folder.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @handle_errors
 def demo_cmd(keep, as_json):
     """Run the whole workflow offline on a bundled sample with scripted model responses."""
-    from baton.cli.progress import run_display
     from baton.demo import demo_folder, run_demo
 
     stop_runs_on_sigterm()
@@ -382,11 +283,8 @@ def demo_cmd(keep, as_json):
                    "tests are real.")
         click.echo(f"demo folder: {base}" + ("" if keep else
                    f" (temporary, kept for you to look at; `rm -rf {base}` when done)") + "\n")
-    display = run_display(as_json)
-    try:
+    with live_display(as_json) as display:
         result, repo = run_demo(base, progress=display)
-    finally:
-        display.close()
     if not as_json:
         click.echo(f"sample repository: {repo}")
     from baton.report.run import write_run_report

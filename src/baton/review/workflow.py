@@ -12,7 +12,6 @@ verification result, and change nothing in the repository.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,34 +21,43 @@ from typing import Any
 
 from baton import prompts
 from baton.approvals import FileChange, fired_rules
-from baton.config import Config, Route, load_config
+from baton.config import Config, Route
 from baton.errors import (
     AwaitingApproval,
     BatonError,
     BudgetExhausted,
-    ModelOutputError,
     PromptTooLarge,
     UserError,
     WorkflowError,
 )
-from baton.llm.budget import Budget, check_prices_known
+from baton.gate import (  # the steps of `baton run`, shared so both say the same
+    EXIT,
+    decide,
+    end_done,
+    endpoint_vendor,
+    load_settings,
+    mark_resumed,
+    new_run_folder,
+    open_context,
+    pause_reason,
+    record_failure,
+    replay,
+    run_record,
+    sandbox_warning,
+    set_paused,
+    totals,
+    vendor_warnings,
+    verify_origins,
+)
+from baton.llm.budget import check_prices_known
 from baton.llm.vendors import (
     Author,
-    VendorCheck,
     author_from_model,
     authors_from_trailers,
     check_pairs,
 )
 from baton.models import CommandEvidence, Finding, Plan, Verdict
-from baton.parsing import OutputInvalid, parse_verdict
-from baton.pipeline import (  # the run's own steps, shared so both say the same
-    EXIT,
-    RunResult,
-    _sandbox_warning,
-    _verify_origins,
-    check_endpoints,
-    decide,
-)
+from baton.pipeline import RunResult, check_endpoints
 from baton.review.planfile import PlanFile, load_plan_file, plan_contract
 from baton.review.selection import (
     FrozenChange,
@@ -58,22 +66,19 @@ from baton.review.selection import (
     freeze_change,
     protected_match,
 )
-from baton.run_context import Progress, RunContext, check_prompt_size, load_replay
+from baton.roles import ask_verdict
+from baton.run_context import Progress, RunContext, check_prompt_size
 from baton.runs.store import (
     check_run_home,
-    exclude_from_git,
-    find_repo_root,
     find_run,
-    new_run_id,
     read_workflow,
-    runs_dir,
     write_workflow,
 )
-from baton.runs.trace import TraceWriter, now_iso, read_events
-from baton.secrets import SecretMasker, key_values, secret_file_pattern
+from baton.runs.trace import read_events
+from baton.secrets import secret_file_pattern
 from baton.workspace.git import Git, Worktree, repo_at
 from baton.workspace.snapshot import Snapshot
-from baton.workspace.verify import remove_stale_checkout, verify
+from baton.workspace.verify import verify
 
 REVIEW_ROLES = ("reviewer",)
 
@@ -148,12 +153,8 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
 
     Every bad input is refused with a UserError before any model call or run folder.
     """
-    environ = dict(os.environ if environ is None else environ)
-    repo_root = find_repo_root(repo)
-    config = load_config(repo_root, config_file=config_file, overrides=overrides,
-                         environ=environ)
-    policy = policy or config.policy
-    routes = config.policy_routes(policy)
+    environ, repo_root, config, policy, routes = load_settings(
+        repo, config_file=config_file, overrides=overrides, policy=policy, environ=environ)
     previous, earlier = _previous(repo_root, follow, config) if follow else (None, [])
     if previous is not None:
         selection = selection or _reuse_selection(previous)
@@ -170,7 +171,7 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
     authors = _authors(author_model, change)
     reviewer = routes["reviewer"]
     checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
-                         reviewer_endpoint_vendor=_endpoint_vendor(config, reviewer.endpoint),
+                         reviewer_endpoint_vendor=endpoint_vendor(config, reviewer.endpoint),
                          require_other_vendor=config.require_other_vendor)
     check_prices_known(config.limits, config.role_limits, review_routes(config, routes),
                        config.prices)
@@ -201,39 +202,30 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
             "pieces (e.g. --commit SHA one commit at a time), or raise max_prompt_bytes in "
             "your user config") from None
     check_run_home(repo_root)
-    run_id = new_run_id()
-    exclude_from_git(repo_root)
-    run_dir = runs_dir(repo_root) / run_id
-    run_dir.mkdir(parents=True)
+    run_id, run_dir = new_run_folder(repo_root)
     title = (task.strip().splitlines()[0][:72] if task.strip()
              else f"Review of {state.label}")
-    workflow = {
-        "run_id": run_id, "kind": "review", "task": state.task, "title": title,
-        "repo": str(repo_root), "base_commit": state.base, "branch": None, "worktree": None,
-        "policy": policy, "routes": {role: r.model_dump() for role, r in routes.items()},
-        "config_file": str(config_file) if config_file else None,
-        "overrides": SecretMasker(environ, extra=key_values(config, environ)).mask_obj(
-            overrides or {}),
-        "state": "running", "decision": None, "created": now_iso(), "updated": now_iso(),
-        "packets": 1, "approval": None, "review": state.to_dict(),
-    }
+    workflow = run_record(
+        run_id, kind="review", task=state.task, title=title, repo_root=repo_root,
+        base=state.base, branch=None, worktree=None, policy=policy, routes=routes,
+        config_file=config_file, overrides=overrides, config=config, environ=environ,
+        packets=1, review=state.to_dict())
     write_workflow(run_dir, workflow)
-    ctx = _context(run_id, run_dir, repo_root, config, routes, state, environ, progress,
-                   Budget(config.limits, config.role_limits))
+    ctx = _context(run_id, run_dir, repo_root, config, routes, state, environ, progress)
     if change is not None:
         ctx.write("change.diff", change.diff)
     ctx.emit("run.start", key="run.start", kind="review", task=state.task, title=title,
              repo=str(repo_root), base_commit=state.base, branch=None, policy=policy,
              routes=workflow["routes"], selection=state.label, tree=state.tree,
              round=state.round, follows=state.follows,
-             verify_commands=_verify_origins(config))
+             verify_commands=verify_origins(config))
     ctx.emit("review.snapshot", key="review.snapshot", selection=state.label,
              base=state.base, tree=state.tree, commit=state.commit,
              files=[f["path"] for f in state.files], withheld=state.withheld,
              plan=state.plan_source)
-    warnings = _vendor_warnings(ctx, checks)
+    warnings = vendor_warnings(ctx, checks)
     if not state.plan_only:
-        warnings += _sandbox_warning(ctx)
+        warnings += sandbox_warning(ctx)
     result = _drive(ctx, state)
     result.warnings = warnings + result.warnings
     return result
@@ -250,24 +242,16 @@ def resume_review(prepared: Any, *, progress: Progress | None,
                                          prepared.config, prepared.routes)
     state = _Review(**workflow["review"])
     ctx = _context(workflow["run_id"], run_dir, prepared.repo_root, config, routes, state,
-                   environ, progress, Budget(config.limits, config.role_limits))
-    events = read_events(run_dir / "trace.jsonl", warn=False)
-    ctx.recorded, ctx.emitted, ctx.cut_off = load_replay(events)
-    ctx.budget = Budget.from_events(config.limits, config.role_limits, events)
-    decided = [e for e in events if e.get("type") == "decision"]
-    if decided:
+                   environ, progress)
+    last = replay(ctx, read_events(run_dir / "trace.jsonl", warn=False))
+    if last is not None:
         try:
-            last = decided[-1]
             return _close_done(ctx, state, last["decision"], last.get("reasons") or [],
                                _verdict_of(ctx, state))
         finally:
             ctx.close()
-    remove_stale_checkout(run_dir)
-    previous = workflow["state"]
-    ctx.update_workflow(overrides=ctx.masker.mask_obj(prepared.remembered), state="running")
-    ctx.emit("run.resume", previous_state=previous, repaired_trace=ctx.trace.repaired,
-             recorded_calls=len(ctx.recorded))
-    warnings = _sandbox_warning(ctx) if not state.plan_only else []
+    mark_resumed(ctx, workflow, prepared.remembered, repaired_trace=ctx.trace.repaired)
+    warnings = sandbox_warning(ctx) if not state.plan_only else []
     result = _drive(ctx, state)
     result.warnings = warnings + result.warnings
     return result
@@ -293,17 +277,10 @@ def _drive(ctx: RunContext, state: _Review) -> ReviewResult:
         ctx.emit("decision", key="decision", decision=decision, reasons=reasons, commit=None,
                  tree=state.tree)
         return _close_done(ctx, state, decision, reasons, verdict)
-    except BudgetExhausted as exc:
-        ctx.emit("budget.exhausted", limit=getattr(exc, "limit", None), message=str(exc))
-        return _pause(ctx, state, "budget_exhausted", str(exc).replace("<run>", ctx.run_id), 4)
-    except AwaitingApproval as exc:
-        return _pause(ctx, state, "awaiting_approval", str(exc), 3)
+    except (BudgetExhausted, AwaitingApproval) as exc:
+        return _pause(ctx, state, *pause_reason(ctx, exc))
     except BatonError as exc:
-        ctx.emit("state", state="failed", detail=str(exc))
-        ctx.emit("run.end", state="failed", decision=None, totals=_totals(ctx),
-                 error=str(exc))
-        ctx.update_workflow(state="failed", error=str(exc))
-        _write_summary(ctx)
+        record_failure(ctx, str(exc))
         raise
     finally:
         ctx.close()
@@ -356,33 +333,17 @@ def ask_reviewer(ctx: RunContext, state: _Review) -> Verdict:
     diff = "" if state.plan_only else \
         (ctx.run_dir / "change.diff").read_text(encoding="utf-8")
     messages = review_messages(state, diff, ctx.config)
-    errors: list[str] = []
-    for attempt in (1, 2):
-        if errors:
-            repair = ("Your previous answer could not be used: " + "; ".join(errors)
-                      + ". Return the complete JSON verdict.")
-            messages = [*messages, {"role": "user", "content": repair}]
-        suffix = "" if attempt == 1 else f"/a{attempt}"
-        text = ctx.ask("reviewer", messages, f"reviewer/r{state.round}{suffix}",
-                       packet=None, round=state.round)
-        try:
-            verdict = parse_verdict(text)
-        except OutputInvalid as exc:
-            errors = exc.errors
-            continue
-        findings = [f.model_dump() for f in verdict.structured_findings()]
-        ctx.write(f"reviews/p1-r{state.round}.json", verdict.model_dump_json(indent=2))
-        ctx.write("findings.json", _json(findings))
-        ctx.emit("review.verdict", key=f"review.verdict/r{state.round}", packet=1,
-                 round=state.round, model=ctx.routes["reviewer"].model,
-                 verdict=verdict.verdict, required_fixes=verdict.required_fixes,
-                 findings=findings, follows=state.follows,
-                 earlier_findings=[e.model_dump() for e in verdict.earlier_findings])
-        return verdict
-    raise ModelOutputError(
-        "the reviewer's verdict could not be read twice: " + "; ".join(errors)
-        + f". Its answers are in {ctx.run_dir / 'responses'}."
-    )
+    verdict = ask_verdict(ctx, messages, f"reviewer/r{state.round}", packet=None,
+                          round_=state.round)
+    findings = [f.model_dump() for f in verdict.structured_findings()]
+    ctx.write(f"reviews/p1-r{state.round}.json", verdict.model_dump_json(indent=2))
+    ctx.write("findings.json", _json(findings))
+    ctx.emit("review.verdict", key=f"review.verdict/r{state.round}", packet=1,
+             round=state.round, model=ctx.routes["reviewer"].model,
+             verdict=verdict.verdict, required_fixes=verdict.required_fixes,
+             findings=findings, follows=state.follows,
+             earlier_findings=[e.model_dump() for e in verdict.earlier_findings])
+    return verdict
 
 
 def _verify_snapshot(ctx: RunContext, state: _Review, verdict: Verdict
@@ -470,24 +431,18 @@ def _gate_approval(ctx: RunContext, state: _Review) -> None:
 
 def _close_done(ctx: RunContext, state: _Review, decision: str, reasons: list[str],
                 verdict: Verdict | None) -> ReviewResult:
-    totals = _totals(ctx)
     if (ctx.run_dir / "change.diff").is_file() and not (ctx.run_dir / "patch.diff").is_file():
         ctx.write("patch.diff", (ctx.run_dir / "change.diff").read_text(encoding="utf-8"))
-    ctx.emit("run.end", key="run.end", state="done", decision=decision, totals=totals)
-    ctx.update_workflow(state="done", decision=decision, reasons=reasons, commit=None,
-                        totals=totals)
-    _write_summary(ctx)
-    result = _result(ctx, state, "done", decision, reasons, totals, EXIT[decision], verdict)
+    spent = end_done(ctx, decision, reasons, None)
+    result = _result(ctx, state, "done", decision, reasons, spent, EXIT[decision], verdict)
     _write_sarif(ctx, state, result)
     return result
 
 
 def _pause(ctx: RunContext, state: _Review, kind: str, message: str,
            exit_code: int) -> ReviewResult:
-    ctx.emit("state", state=kind, detail=message)
-    ctx.update_workflow(state=kind, detail=message)
-    _write_summary(ctx)
-    result = _result(ctx, state, kind, None, [message], _totals(ctx), exit_code,
+    set_paused(ctx, kind, message)
+    result = _result(ctx, state, kind, None, [message], totals(ctx), exit_code,
                      _verdict_of(ctx, state))
     _write_sarif(ctx, state, result)
     return result
@@ -520,39 +475,17 @@ def _verdict_of(ctx: RunContext, state: _Review) -> Verdict | None:
     return Verdict.model_validate_json(path.read_text()) if path.is_file() else None
 
 
-def _totals(ctx: RunContext) -> dict[str, Any]:
-    spent = ctx.budget.spent
-    return {"calls": spent.calls, "input_tokens": spent.input_tokens,
-            "output_tokens": spent.output_tokens, "cost_usd": round(spent.cost_usd, 6),
-            "unknown_cost_calls": spent.unknown_cost_calls, "wall_s": round(spent.wall_s, 3)}
-
-
-def _write_summary(ctx: RunContext) -> None:
-    from baton.runs.summary import write_summary
-
-    write_summary(ctx.run_dir)
-
-
 # -- set-up ---------------------------------------------------------------------------------
 
 
 def _context(run_id: str, run_dir: Path, repo_root: Path, config: Config,
              routes: dict[str, Route], state: _Review, environ: dict[str, str],
-             progress: Progress | None, budget: Budget) -> RunContext:
+             progress: Progress | None) -> RunContext:
     # A review has no git worktree: the context's worktree is the disposable checkout of
     # the reviewed tree while verification runs, and an empty placeholder before.
     placeholder = _no_worktree(repo_root, run_dir / "checkout", state.base or "")
-    trace = TraceWriter(run_dir / "trace.jsonl", run_id)
-    ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
-                     routes=routes, worktree=placeholder, trace=trace, budget=budget,
-                     masker=SecretMasker(environ, extra=key_values(config, environ)),
-                     environ=environ, progress=progress)
-    try:
-        ctx.lock()
-    except BatonError:
-        trace.close()
-        raise
-    return ctx
+    return open_context(run_id, run_dir, repo_root, config, routes, placeholder, environ,
+                        progress)
 
 
 def review_routes(config: Config, routes: dict[str, Route]) -> dict[str, Route]:
@@ -561,22 +494,10 @@ def review_routes(config: Config, routes: dict[str, Route]) -> dict[str, Route]:
     return {role: routes[role] for role in used}
 
 
-def _endpoint_vendor(config: Config, name: str) -> str | None:
-    endpoint = config.endpoints.get(name)
-    return endpoint.vendor if endpoint is not None else None
-
-
 def _authors(author_model: str | None, change: FrozenChange | None) -> list[Author]:
     if author_model:
         return [author_from_model(author_model, "--author-model")]
     return authors_from_trailers(change.messages) if change is not None else []
-
-
-def _vendor_warnings(ctx: RunContext, checks: list[VendorCheck]) -> list[str]:
-    """Every check goes in the trace; what is not "another vendor" is said to the user."""
-    for check in checks:
-        ctx.emit("reviewer.vendor", **check.to_event())
-    return list(dict.fromkeys(c.message for c in checks if c.warns))
 
 
 def _run_id_of(repo_root: Path, run: str) -> str:

@@ -26,6 +26,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from baton.runs import trace as T
+from baton.runs.stats import (
+    MAX_LINE_WARNINGS,
+    UNKNOWN,
+    damaged_line,
+    skipped_lines,
+    stopped_early,
+    unreadable,
+)
 
 if TYPE_CHECKING:
     from baton.runs.stats import Summary
@@ -33,8 +41,6 @@ if TYPE_CHECKING:
 UNSET = msgspec.UNSET
 # Read this much of a file at a time (lines are split inside each block).
 BLOCK_BYTES = 4 << 20
-MAX_LINE_WARNINGS = 5  # the same as stats.MAX_LINE_WARNINGS (a test checks)
-UNKNOWN = "(unknown)"
 _NO_RUN_ID = object()
 
 
@@ -157,7 +163,7 @@ def scan_file(path: Path, dims: Iterable[str], shown: Path | None = None) -> Fil
         fh = path.open("rb")
     except OSError as exc:
         part = FilePart(dims={dim: {} for dim in dims}, read_error=True)
-        part.warnings.append(f"{name}: could not be read ({exc.strerror or exc}); skipped")
+        part.warnings.append(unreadable(name, exc))
         return part
     with fh:
         return scan_blocks(_blocks(fh), dims, name)
@@ -195,8 +201,7 @@ def scan_blocks(blocks: Iterable[bytes], dims: Iterable[str], name: Path | str) 
                 if ev is None:
                     damaged += 1
                     if damaged <= MAX_LINE_WARNINGS:
-                        warnings.append(f"{name}:{lineno}: skipped a damaged line "
-                                        "(not a JSON object; probably a crash mid-write)")
+                        warnings.append(damaged_line(name, lineno))
                     continue
                 if ev.type is UNSET:
                     not_events += 1
@@ -211,17 +216,13 @@ def scan_blocks(blocks: Iterable[bytes], dims: Iterable[str], name: Path | str) 
                 if kind == "model.call" or kind == "review.verdict" or kind == "decision":
                     count(ev, kind, run_key)
     except OSError as exc:
-        warnings.append(f"{name}: reading stopped early ({exc.strerror or exc})")
+        warnings.append(stopped_early(name, exc))
         part.read_error = True
     part.events = events
     if dims:
         _finish(part, dims[0])
     part.skipped_lines = damaged + not_events
-    if damaged > MAX_LINE_WARNINGS:
-        warnings.append(f"{name}: {damaged - MAX_LINE_WARNINGS} more damaged lines skipped")
-    if not_events:
-        warnings.append(
-            f"{name}: {not_events} lines are not baton trace events (no 'type'); skipped")
+    warnings += skipped_lines(name, damaged, not_events)
     return part
 
 
@@ -315,13 +316,7 @@ def _finish(part: FilePart, dim: str) -> None:
     """The totals' counts: the sums over the groups of one grouping (each call is in one)."""
     totals = part.totals
     for g in part.dims[dim].values():
-        totals.calls += g.calls
-        totals.ok += g.ok
-        totals.errors += g.errors
-        totals.input_tokens += g.input_tokens
-        totals.output_tokens += g.output_tokens
-        totals.cached_tokens += g.cached_tokens
-        totals.unknown_cost_calls += g.unknown_cost_calls
+        _add_counts(totals, g)
 
 
 def merge_part(summary: Summary, part: FilePart, by: str) -> None:
@@ -338,7 +333,8 @@ def merge_part(summary: Summary, part: FilePart, by: str) -> None:
     _merge_group(totals, part.totals, latencies=False)
 
 
-def _merge_group(g: Any, gp: GroupPart, latencies: bool = True) -> None:
+def _add_counts(g: Any, gp: GroupPart) -> None:
+    """Add the call counts and tokens of ``gp`` to ``g`` (a GroupPart or GroupStats)."""
     g.calls += gp.calls
     g.ok += gp.ok
     g.errors += gp.errors
@@ -346,6 +342,10 @@ def _merge_group(g: Any, gp: GroupPart, latencies: bool = True) -> None:
     g.output_tokens += gp.output_tokens
     g.cached_tokens += gp.cached_tokens
     g.unknown_cost_calls += gp.unknown_cost_calls
+
+
+def _merge_group(g: Any, gp: GroupPart, latencies: bool = True) -> None:
+    _add_counts(g, gp)
     g.outcomes.update(gp.outcomes)
     if latencies:
         g.latencies.extend(gp.latencies)

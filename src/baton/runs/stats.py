@@ -254,7 +254,7 @@ def _events(path: Path, summary: Summary) -> Iterator[dict[str, Any]]:
     try:
         fh = path.open("rb")
     except OSError as exc:
-        summary.warnings.append(f"{path}: could not be read ({exc.strerror or exc}); skipped")
+        summary.warnings.append(unreadable(path, exc))
         return
     with fh:
         try:
@@ -265,23 +265,43 @@ def _events(path: Path, summary: Summary) -> Iterator[dict[str, Any]]:
                 if event is None:
                     damaged += 1
                     if damaged <= MAX_LINE_WARNINGS:
-                        summary.warnings.append(
-                            f"{path}:{lineno}: skipped a damaged line "
-                            "(not a JSON object; probably a crash mid-write)")
+                        summary.warnings.append(damaged_line(path, lineno))
                     continue
                 if "type" not in event:
                     not_events += 1
                     continue
                 yield event
         except OSError as exc:
-            summary.warnings.append(f"{path}: reading stopped early ({exc.strerror or exc})")
+            summary.warnings.append(stopped_early(path, exc))
     summary.skipped_lines += damaged + not_events
+    summary.warnings += skipped_lines(path, damaged, not_events)
+
+
+# What both readers (this one and baton.runs.scan) say about a file's lines, word for word.
+
+
+def unreadable(name: Path | str, exc: OSError) -> str:
+    return f"{name}: could not be read ({exc.strerror or exc}); skipped"
+
+
+def stopped_early(name: Path | str, exc: OSError) -> str:
+    return f"{name}: reading stopped early ({exc.strerror or exc})"
+
+
+def damaged_line(name: Path | str, lineno: int) -> str:
+    return (f"{name}:{lineno}: skipped a damaged line "
+            "(not a JSON object; probably a crash mid-write)")
+
+
+def skipped_lines(name: Path | str, damaged: int, not_events: int) -> list[str]:
+    """The warnings closing a file: damaged lines beyond the first few, non-events."""
+    out = []
     if damaged > MAX_LINE_WARNINGS:
-        summary.warnings.append(
-            f"{path}: {damaged - MAX_LINE_WARNINGS} more damaged lines skipped")
+        out.append(f"{name}: {damaged - MAX_LINE_WARNINGS} more damaged lines skipped")
     if not_events:
-        summary.warnings.append(
-            f"{path}: {not_events} lines are not baton trace events (no 'type'); skipped")
+        out.append(f"{name}: {not_events} lines are not baton trace events (no 'type'); "
+                   "skipped")
+    return out
 
 
 def parse_line(raw: bytes) -> dict[str, Any] | None:

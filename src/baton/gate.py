@@ -1,0 +1,226 @@
+"""The gate both ``baton run`` (pipeline.py) and ``baton review`` (review/workflow.py) pass.
+
+The steps around a run's own work that the two share, so both record and say the same:
+
+    start:    load_settings -> new_run_folder -> run_record -> open_context -> verify_origins,
+              sandbox_warning, vendor_warnings
+    continue: open_context -> replay -> mark_resumed
+    the gate: decide (go only when every verification command that ran exited 0)
+    ending:   end_done | pause_reason + set_paused | record_failure (totals, summary.md)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from baton.config import Config, Route, load_config
+from baton.errors import BatonError, BudgetExhausted
+from baton.llm.budget import Budget
+from baton.llm.vendors import VendorCheck
+from baton.models import CommandEvidence
+from baton.run_context import Progress, RunContext, load_replay
+from baton.runs.store import exclude_from_git, find_repo_root, new_run_id, runs_dir
+from baton.runs.trace import TraceWriter, now_iso
+from baton.secrets import SecretMasker, key_values
+from baton.workspace.git import Worktree
+from baton.workspace.sandbox import sandbox_notice
+from baton.workspace.verify import remove_stale_checkout
+
+EXIT = {"go": 0, "no-go": 1}
+
+
+# -- start -----------------------------------------------------------------------------------
+
+
+class Settings(NamedTuple):
+    """What a new run works with: the environment, repository, configuration and routes."""
+
+    environ: dict[str, str]
+    repo_root: Path
+    config: Config
+    policy: str
+    routes: dict[str, Route]
+
+
+def load_settings(repo: Path, *, config_file: Path | None, overrides: dict[str, Any] | None,
+                  policy: str | None, environ: dict[str, str] | None) -> Settings:
+    """The repository's root, the layered configuration and the routes of the policy
+    (``policy`` or the configured one); ``environ`` defaults to the process's."""
+    environ = dict(os.environ if environ is None else environ)
+    repo_root = find_repo_root(repo)
+    config = load_config(repo_root, config_file=config_file, overrides=overrides,
+                         environ=environ)
+    policy = policy or config.policy
+    return Settings(environ, repo_root, config, policy, config.policy_routes(policy))
+
+
+def new_run_folder(repo_root: Path) -> tuple[str, Path]:
+    """A new run id and its folder under ``.baton/runs`` (kept out of git)."""
+    run_id = new_run_id()
+    exclude_from_git(repo_root)
+    run_dir = runs_dir(repo_root) / run_id
+    run_dir.mkdir(parents=True)
+    return run_id, run_dir
+
+
+def run_record(run_id: str, *, kind: str | None, task: str, title: str, repo_root: Path,
+               base: str | None, branch: str | None, worktree: str | None, policy: str,
+               routes: dict[str, Route], config_file: Path | None,
+               overrides: dict[str, Any] | None, config: Config, environ: dict[str, str],
+               packets: int | None, **extra: Any) -> dict[str, Any]:
+    """A new run's ``workflow.json``: what resume needs, the flags' secrets masked."""
+    return {
+        "run_id": run_id, **({"kind": kind} if kind else {}), "task": task, "title": title,
+        "repo": str(repo_root), "base_commit": base, "branch": branch, "worktree": worktree,
+        "policy": policy, "routes": {role: r.model_dump() for role, r in routes.items()},
+        "config_file": str(config_file) if config_file else None,
+        # flags are remembered for resume, with any secret in them masked
+        "overrides": SecretMasker(environ, extra=key_values(config, environ)).mask_obj(
+            overrides or {}),
+        "state": "running", "decision": None, "created": now_iso(), "updated": now_iso(),
+        "packets": packets, "approval": None, **extra,
+    }
+
+
+def open_context(run_id: str, run_dir: Path, repo_root: Path, config: Config,
+                 routes: dict[str, Route], worktree: Worktree, environ: dict[str, str],
+                 progress: Progress | None) -> RunContext:
+    """The run's context (trace open, fresh budget), holding the run's lock."""
+    trace = TraceWriter(run_dir / "trace.jsonl", run_id)
+    ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
+                     routes=routes, worktree=worktree, trace=trace,
+                     budget=Budget(config.limits, config.role_limits),
+                     masker=SecretMasker(environ, extra=key_values(config, environ)),
+                     environ=environ, progress=progress)
+    try:
+        ctx.lock()
+    except BatonError:
+        trace.close()
+        raise
+    return ctx
+
+
+def verify_origins(config: Config) -> list[dict[str, str]]:
+    """The configured verify commands and where each came from (none replaces another)."""
+    origins = config.verify_origins
+    return [{"command": c, "from": origins[i] if i < len(origins) else "default"}
+            for i, c in enumerate(config.verify_commands)]
+
+
+def sandbox_warning(ctx: RunContext) -> list[str]:
+    """Say at the start of every run, in the trace too, when commands run unsandboxed."""
+    notice = sandbox_notice(ctx.config.sandbox)
+    if notice is None:
+        return []
+    ctx.emit("sandbox", requested=ctx.config.sandbox, used="none", warning=notice)
+    return [notice]
+
+
+def vendor_warnings(ctx: RunContext, checks: list[VendorCheck]) -> list[str]:
+    """Every reviewer-vendor check goes in the trace; what is not "another vendor" is said
+    to the user (each message once)."""
+    for check in checks:
+        ctx.emit("reviewer.vendor", **check.to_event())
+    return list(dict.fromkeys(c.message for c in checks if c.warns))
+
+
+def endpoint_vendor(config: Config | None, name: str) -> str | None:
+    """The vendor the configuration names for endpoint ``name``, if any."""
+    endpoint = config.endpoints.get(name) if config is not None else None
+    return endpoint.vendor if endpoint is not None else None
+
+
+# -- continue --------------------------------------------------------------------------------
+
+
+def replay(ctx: RunContext, events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Load what the trace recorded (answers to replay, budget spent); returns the last
+    decision event when the run was decided before it stopped."""
+    ctx.recorded, ctx.emitted, ctx.cut_off = load_replay(events)
+    ctx.budget = Budget.from_events(ctx.config.limits, ctx.config.role_limits, events)
+    decided = [e for e in events if e.get("type") == "decision"]
+    return decided[-1] if decided else None
+
+
+def mark_resumed(ctx: RunContext, previous: dict[str, Any], remembered: dict[str, Any], *,
+                 repaired_trace: bool, **extra: Any) -> dict[str, Any]:
+    """The run is running again: a crashed process's disposable checkout removed, the
+    remembered flags (masked) and the state in ``workflow.json``, ``run.resume`` traced."""
+    remove_stale_checkout(ctx.run_dir)
+    workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(remembered), state="running")
+    ctx.emit("run.resume", previous_state=previous["state"], repaired_trace=repaired_trace,
+             recorded_calls=len(ctx.recorded), **extra)
+    return workflow
+
+
+# -- the gate --------------------------------------------------------------------------------
+
+
+def decide(evidence: list[CommandEvidence]) -> tuple[str, list[str]]:
+    """Go only if at least one command ran and every command that ran exited 0."""
+    ran = [e for e in evidence if e.ran]
+    if not ran:
+        return "no-go", ["no verification command ran: set verify_commands in baton.toml"]
+    failed = [e for e in ran if e.exit_code != 0]
+    if failed:
+        return "no-go", [
+            f"`{e.command}` " + ("timed out" if e.timed_out else f"exited {e.exit_code}")
+            for e in failed
+        ]
+    return "go", [f"review approved and {len(ran)} verification command(s) exited 0"]
+
+
+# -- ending ----------------------------------------------------------------------------------
+
+
+def totals(ctx: RunContext) -> dict[str, Any]:
+    """What the run spent, for the result, ``run.end`` and ``workflow.json``."""
+    spent = ctx.budget.spent
+    return {"calls": spent.calls, "input_tokens": spent.input_tokens,
+            "output_tokens": spent.output_tokens, "cost_usd": round(spent.cost_usd, 6),
+            "unknown_cost_calls": spent.unknown_cost_calls, "wall_s": round(spent.wall_s, 3)}
+
+
+def write_summary(ctx: RunContext) -> None:
+    """The run folder's summary.md, from its trace."""
+    from baton.runs.summary import write_summary as write
+
+    write(ctx.run_dir)
+
+
+def end_done(ctx: RunContext, decision: str, reasons: list[str],
+             commit: str | None) -> dict[str, Any]:
+    """After the decision is recorded: ``run.end``, the done state, summary.md; returns
+    the totals."""
+    spent = totals(ctx)
+    ctx.emit("run.end", key="run.end", state="done", decision=decision, totals=spent)
+    ctx.update_workflow(state="done", decision=decision, reasons=reasons, commit=commit,
+                        totals=spent)
+    write_summary(ctx)
+    return spent
+
+
+def pause_reason(ctx: RunContext, exc: BaseException) -> tuple[str, str, int]:
+    """The paused state, message and exit code of a budget stop (4, traced) or an approval
+    gate (3)."""
+    if isinstance(exc, BudgetExhausted):
+        ctx.emit("budget.exhausted", limit=getattr(exc, "limit", None), message=str(exc))
+        return "budget_exhausted", str(exc).replace("<run>", ctx.run_id), 4
+    return "awaiting_approval", str(exc), 3
+
+
+def set_paused(ctx: RunContext, state: str, message: str) -> None:
+    """Record a pause (state event, ``workflow.json``, summary.md)."""
+    ctx.emit("state", state=state, detail=message)
+    ctx.update_workflow(state=state, detail=message)
+    write_summary(ctx)
+
+
+def record_failure(ctx: RunContext, message: str) -> None:
+    """Record a failed run (state event, ``run.end``, ``workflow.json``, summary.md)."""
+    ctx.emit("state", state="failed", detail=message)
+    ctx.emit("run.end", state="failed", decision=None, totals=totals(ctx), error=message)
+    ctx.update_workflow(state="failed", error=message)
+    write_summary(ctx)
