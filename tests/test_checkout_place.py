@@ -115,3 +115,34 @@ def test_a_stale_checkout_is_removed_only_from_a_place_baton_uses(tmp_path):
     (run_dir / CHECKOUT_FILE).write_text(f"{left}\n")
     assert remove_stale_checkout(run_dir, str(folder)) is True
     assert not left.exists() and not (run_dir / CHECKOUT_FILE).exists()
+
+
+def test_resume_removes_a_crashed_runs_checkout_from_the_configured_folder(baton,
+                                                                          sample_repo,
+                                                                          tmp_path):
+    import time
+
+    from test_crash_resume import kill, start_baton
+
+    folder = tmp_path / "verify-here"
+    folder.mkdir()
+    flag = tmp_path / "verification-started"
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(f"checkout_dir = {json.dumps(str(folder))}\nsandbox = \"none\"\n"
+                   "verify_base = false\n" + "verify_commands = " + json.dumps(
+                       [f"test -f {flag} || (touch {flag}; sleep 120)", UNITTEST]) + "\n")
+    baton.serve(demo_script())
+    proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
+    deadline = time.monotonic() + 60
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "verification never started"
+    kill(proc)
+    (left,) = folder.iterdir()
+    assert left.name.startswith("baton-verify-")
+    (run_dir,) = (sample_repo / ".baton" / "runs").iterdir()
+    resumed = baton("resume", run_dir.name, "--repo", str(sample_repo), "--json",
+                    "--config", str(cfg))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert run_json(resumed)["decision"] == "go"
+    assert list(folder.iterdir()) == []

@@ -148,7 +148,7 @@ def mark_resumed(ctx: RunContext, previous: dict[str, Any], remembered: dict[str
                  repaired_trace: bool, **extra: Any) -> dict[str, Any]:
     """The run is running again: a crashed process's disposable checkout removed, the
     remembered flags (masked) and the state in ``workflow.json``, ``run.resume`` traced."""
-    remove_stale_checkout(ctx.run_dir)
+    remove_stale_checkout(ctx.run_dir, ctx.config.checkout_dir)
     workflow = ctx.update_workflow(overrides=ctx.masker.mask_obj(remembered), state="running")
     ctx.emit("run.resume", previous_state=previous["state"], repaired_trace=repaired_trace,
              recorded_calls=len(ctx.recorded), **extra)
