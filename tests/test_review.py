@@ -545,6 +545,40 @@ def test_budget_exhausted_pauses_and_resume_finishes(baton, repo):
     assert user_state(repo) == before
 
 
+def test_ctrl_c_during_a_review_leaves_it_interrupted_and_resumable(baton, repo):
+    import signal
+    import time
+
+    (repo / "marker.txt").write_text("x\n")
+    before = user_state(repo)
+    slow = script(approve())
+    slow["models"][REVIEWER][0]["latency_s"] = 60
+    gateway = baton.serve(slow)
+    proc = subprocess.Popen([sys.executable, "-m", "baton", "review", "--repo", str(repo),
+                             "--json", "--uncommitted"], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=baton.env(),
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not gateway.requests() and time.monotonic() < deadline:  # the call is on the wire
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    result = json.loads(out)
+    run_id = result["run_id"]
+    assert result["state"] == "interrupted"
+    assert f"run {run_id} stopped by Ctrl-C" in err and f"baton resume {run_id}" in err
+    run_dir = Path(result["run_dir"]) if "run_dir" in result else \
+        repo / ".baton" / "runs" / run_id
+    assert json.loads((run_dir / "workflow.json").read_text())["state"] == "interrupted"
+    assert user_state(repo) == before
+    baton.serve(script(approve()))
+    resumed = baton("resume", run_id, "--repo", str(repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert run_json(resumed)["decision"] == "go"
+    assert user_state(repo) == before
+
+
 def test_what_verification_writes_is_recorded_and_reaches_nothing(baton, repo):
     (repo / "tamper.py").write_text(
         "import pathlib\npathlib.Path('marker.txt').write_text('tampered\\n')\n"

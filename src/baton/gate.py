@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from baton.config import Config, Route, load_config
-from baton.errors import BatonError, BudgetExhausted
+from baton.errors import BatonError, BudgetExhausted, InternalError, RunInterrupted
 from baton.llm.budget import Budget
 from baton.llm.vendors import VendorCheck
 from baton.models import CommandEvidence
@@ -224,3 +224,33 @@ def record_failure(ctx: RunContext, message: str) -> None:
     ctx.emit("run.end", state="failed", decision=None, totals=totals(ctx), error=message)
     ctx.update_workflow(state="failed", error=message)
     write_summary(ctx)
+
+
+def interrupted(ctx: RunContext, exc: KeyboardInterrupt) -> RunInterrupted:
+    """Ctrl-C or SIGTERM: the run is recorded as interrupted, resumable, and said so."""
+    from baton.errors import Terminated
+
+    signal_name = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+    detail = f"stopped by {signal_name}"
+    ctx.emit("state", state="interrupted", detail=detail)
+    ctx.update_workflow(state="interrupted", detail=detail)
+    return RunInterrupted(
+        f"run {ctx.run_id} {detail}; everything so far is in {ctx.run_dir / 'trace.jsonl'}. "
+        f"Continue with `baton resume {ctx.run_id}`.", run_id=ctx.run_id,
+        signal_name=signal_name)
+
+
+def internal_error(ctx: RunContext, exc: Exception) -> InternalError:
+    """A bug: the traceback kept in ``error.txt``, the run recorded as failed, named."""
+    import traceback
+
+    details = ctx.run_dir / "error.txt"
+    ctx.write("error.txt", "".join(traceback.format_exception(exc)))
+    message = f"unexpected {type(exc).__name__}: {exc}"
+    record_failure(ctx, message)
+    error = InternalError(
+        f"run {ctx.run_id} failed on an {message} (a bug in baton; the traceback is in "
+        f"{details}). The trace is intact: `baton resume {ctx.run_id}` may continue it.",
+        details=str(details))
+    error.run_id = ctx.run_id
+    return error

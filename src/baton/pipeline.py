@@ -20,8 +20,6 @@ from baton.errors import (
     BatonError,
     BudgetExhausted,
     ConfigError,
-    InternalError,
-    RunInterrupted,
     UserError,
 )
 from baton.evidence.baseline import run_baseline
@@ -330,39 +328,11 @@ def _drive(ctx: RunContext, task: str) -> RunResult:
         exc.run_id = ctx.run_id
         raise
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
-        raise _interrupted(ctx, exc) from exc
+        raise gate.interrupted(ctx, exc) from exc
     except Exception as exc:  # a bug: keep the traceback, say where it is, name the run
-        raise _internal_error(ctx, exc) from exc
+        raise gate.internal_error(ctx, exc) from exc
     finally:
         ctx.close()
-
-
-def _interrupted(ctx: RunContext, exc: KeyboardInterrupt) -> RunInterrupted:
-    from baton.errors import Terminated
-
-    signal_name = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
-    detail = f"stopped by {signal_name}"
-    ctx.emit("state", state="interrupted", detail=detail)
-    ctx.update_workflow(state="interrupted", detail=detail)
-    return RunInterrupted(
-        f"run {ctx.run_id} {detail}; everything so far is in {ctx.run_dir / 'trace.jsonl'}. "
-        f"Continue with `baton resume {ctx.run_id}`.", run_id=ctx.run_id,
-        signal_name=signal_name)
-
-
-def _internal_error(ctx: RunContext, exc: Exception) -> InternalError:
-    import traceback
-
-    details = ctx.run_dir / "error.txt"
-    ctx.write("error.txt", "".join(traceback.format_exception(exc)))
-    message = f"unexpected {type(exc).__name__}: {exc}"
-    gate.record_failure(ctx, message)
-    error = InternalError(
-        f"run {ctx.run_id} failed on an {message} (a bug in baton; the traceback is in "
-        f"{details}). The trace is intact: `baton resume {ctx.run_id}` may continue it.",
-        details=str(details))
-    error.run_id = ctx.run_id
-    return error
 
 
 def workflow(ctx: RunContext, task: str

@@ -35,6 +35,8 @@ from baton.gate import (  # the steps of `baton run`, shared so both say the sam
     decide,
     end_done,
     endpoint_vendor,
+    internal_error,
+    interrupted,
     load_settings,
     mark_resumed,
     new_run_folder,
@@ -281,7 +283,12 @@ def _drive(ctx: RunContext, state: _Review) -> ReviewResult:
         return _pause(ctx, state, *pause_reason(ctx, exc))
     except BatonError as exc:
         record_failure(ctx, str(exc))
+        exc.run_id = ctx.run_id
         raise
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
+        raise interrupted(ctx, exc) from exc
+    except Exception as exc:  # a bug: keep the traceback, say where it is, name the run
+        raise internal_error(ctx, exc) from exc
     finally:
         ctx.close()
 
