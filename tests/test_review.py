@@ -579,6 +579,25 @@ def test_ctrl_c_during_a_review_leaves_it_interrupted_and_resumable(baton, repo)
     assert user_state(repo) == before
 
 
+def test_summarize_evidence_applies_to_a_review_too(baton, repo, tmp_path):
+    (repo / "marker.txt").write_text("x\n")
+    answers = script(approve())
+    answers["models"]["google/gemini-2.5-flash"] = [
+        {"content": "Both commands ran and exited 0."}]
+    gateway = baton.serve(answers)
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("summarize_evidence = true\n")
+    proc = review(baton, repo, "--uncommitted", "--config", str(cfg))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = Path(run_json(proc)["run_dir"])
+    summary = (run_dir / "evidence" / "summary.md").read_text()
+    assert summary.startswith("_Summary by google/gemini-2.5-flash")
+    assert "decides nothing" in summary and "exited 0" in summary
+    assert [r["model"] for r in gateway.requests()] == [REVIEWER, "google/gemini-2.5-flash"]
+    decision = next(e for e in events(run_dir) if e["type"] == "decision")
+    assert decision["decision"] == "go"  # the summary never decides
+
+
 def test_what_verification_writes_is_recorded_and_reaches_nothing(baton, repo):
     (repo / "tamper.py").write_text(
         "import pathlib\npathlib.Path('marker.txt').write_text('tampered\\n')\n"

@@ -68,7 +68,7 @@ from baton.review.selection import (
     freeze_change,
     protected_match,
 )
-from baton.roles import ask_verdict
+from baton.roles import ask_verdict, summarize_evidence
 from baton.run_context import Progress, RunContext, check_prompt_size
 from baton.runs.store import (
     check_run_home,
@@ -313,6 +313,8 @@ def _review_steps(ctx: RunContext, state: _Review) -> tuple[str, list[str], Verd
         return "go", ["the reviewer approved the plan"], verdict
     evidence = _verify_snapshot(ctx, state, verdict)
     decision, reasons = decide(evidence)
+    if ctx.config.summarize_evidence and evidence:
+        ctx.write("evidence/summary.md", summarize_evidence(ctx, decision, evidence))
     if decision == "go":
         _gate_approval(ctx, state)
         reasons = [r.replace("review approved", "review approved the change") for r in reasons]
