@@ -15,6 +15,7 @@ from baton.runs import trace as T
 from baton.runs.stats import (
     GROUP_BYS,
     MAX_LINE_WARNINGS,
+    run_overview,
     summarize,
     summarize_line_by_line,
 )
@@ -95,6 +96,56 @@ def test_summaries_raw_reading_and_the_line_by_line_reader_agree(runs, by):
     for key, group in reference.groups.items():
         assert fast.groups[key].cost_usd == group.cost_usd
         assert sorted(fast.groups[key].latencies) == sorted(group.latencies)
+
+
+def _overview_in_full(trace: Path):
+    """run_overview with the summary out of the way (then put back)."""
+    summary = statcache.summary_path(trace)
+    kept = summary.read_bytes() if summary.exists() else None
+    summary.unlink(missing_ok=True)
+    try:
+        return run_overview(trace)
+    finally:
+        if kept is not None:
+            summary.write_bytes(kept)
+
+
+def test_baton_runs_figures_from_the_summary_equal_a_full_read(runs):
+    for run_dir in sorted(runs.iterdir()):
+        trace = run_dir / "trace.jsonl"
+        cached = statcache.read_overview(trace)
+        if run_dir.name == "run-05":  # still going: no summary, read in full
+            assert cached is None
+        else:
+            assert cached is not None and cached["calls"] > 0
+        full = _overview_in_full(trace)
+        assert run_overview(trace).to_dict() == full.to_dict()
+        if cached is not None:  # bit for bit, not only after rounding
+            assert cached["cost_usd"] == full.cost_usd
+    trace = runs / "run-02" / "trace.jsonl"
+    before = run_overview(trace)
+    with trace.open("a") as fh:  # a record appended after the run closed
+        fh.write(json.dumps({"type": "model.call", "ts": "2099-01-01T00:00:00.000Z",
+                             T.MODEL: "x", "cost_usd": 1.5, "outcome": "ok",
+                             "run_id": "run-02", "seq": 10_000}) + "\n")
+    assert statcache.read_overview(trace) is None
+    after = run_overview(trace)
+    assert after.calls == before.calls + 1 and after.ended == "2099-01-01T00:00:00.000Z"
+    assert after.cost_usd == pytest.approx(before.cost_usd + 1.5)
+
+
+def test_a_summary_without_timestamps_is_not_used_for_baton_runs(runs):
+    import msgspec
+
+    trace = runs / "run-03" / "trace.jsonl"
+    summary = statcache.summary_path(trace)
+    old = msgspec.json.decode(summary.read_bytes())
+    for key in ("edges", "first_ts", "last_ts"):  # as an older baton wrote it
+        old.pop(key)
+    summary.write_bytes(msgspec.json.encode(old))
+    assert statcache.read_summary(trace, "model") is not None  # still fine for summaries
+    assert statcache.read_overview(trace) is None
+    assert run_overview(trace).to_dict() == _overview_in_full(trace).to_dict()
 
 
 def test_an_edited_trace_of_the_same_size_is_read_in_full(runs):

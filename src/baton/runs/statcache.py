@@ -58,6 +58,9 @@ class _Summary(_Header):
     decisions: dict[str, int]
     totals: _Group
     dims: dict[str, msgspec.Raw]  # each grouping decoded only when asked for
+    edges: bool = False  # written by a baton that records the first and last timestamps
+    first_ts: str | None = None
+    last_ts: str | None = None
 
 
 _decode_summary = msgspec.json.Decoder(_Summary).decode
@@ -88,15 +91,30 @@ def write_summary(trace: Path) -> Path | None:
         totals=_group_record(part.totals),
         dims={dim: msgspec.Raw(msgspec.json.encode(
             {key: _group_record(g) for key, g in part.dims[dim].items()}))
-            for dim in GROUPINGS})
+            for dim in GROUPINGS},
+        edges=True, first_ts=_edge_ts(lines := data.splitlines()),
+        last_ts=_edge_ts(reversed(lines)))
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_bytes(msgspec.json.encode(record))
     os.replace(tmp, target)
     return target
 
 
-def read_summary(trace: Path, by: str) -> FilePart | None:
-    """The trace's figures from its summary, if it has one that matches it; else ``None``."""
+def _edge_ts(lines: Iterable[bytes]) -> str | None:
+    """The ``ts`` of the first event among ``lines`` that has one."""
+    for line in lines:
+        try:
+            event = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            continue
+        ts = event.get("ts") if isinstance(event, dict) else None
+        if isinstance(ts, str):
+            return ts
+    return None
+
+
+def _matching(trace: Path) -> _Summary | None:
+    """The summary of ``trace`` if it describes exactly the trace's current bytes."""
     try:
         raw = summary_path(trace).read_bytes()
         size = trace.stat().st_size
@@ -107,15 +125,37 @@ def read_summary(trace: Path, by: str) -> FilePart | None:
     except msgspec.DecodeError:
         return None
     if (record.format != FORMAT or record.byteorder != sys.byteorder
-            or record.trace_size != size or by not in record.dims):
+            or record.trace_size != size):
         return None
     try:
         with trace.open("rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        groups = _decode_groups(record.dims[by])
-    except (OSError, msgspec.DecodeError):
+    except OSError:
         return None
-    if digest != record.trace_sha256:
+    return record if digest == record.trace_sha256 else None
+
+
+def read_overview(trace: Path) -> dict[str, Any] | None:
+    """What ``baton runs`` shows of a run (calls, tokens, cost, first and last timestamp)
+    from the trace's summary, if it has one that matches it and records the timestamps."""
+    record = _matching(trace)
+    if record is None or not record.edges:
+        return None
+    totals = _group_part(record.totals)
+    return {"calls": totals.calls, "input_tokens": totals.input_tokens,
+            "output_tokens": totals.output_tokens, "cost_usd": sum(totals.costs),
+            "unknown_cost_calls": totals.unknown_cost_calls,
+            "started": record.first_ts, "ended": record.last_ts}
+
+
+def read_summary(trace: Path, by: str) -> FilePart | None:
+    """The trace's figures from its summary, if it has one that matches it; else ``None``."""
+    record = _matching(trace)
+    if record is None or by not in record.dims:
+        return None
+    try:
+        groups = _decode_groups(record.dims[by])
+    except msgspec.DecodeError:
         return None
     return FilePart(
         dims={by: {key: _group_part(g) for key, g in groups.items()}},

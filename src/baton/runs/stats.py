@@ -373,7 +373,15 @@ class RunOverview:
 
 
 def run_overview(trace_path: Path) -> RunOverview:
-    """Calls, tokens, cost, and wall time from the first to the last event of one trace."""
+    """Calls, tokens, cost, and wall time from the first to the last event of one trace
+    (from its summary when one matches the trace byte for byte, else read in full)."""
+    from baton.runs.statcache import read_overview
+
+    cached = read_overview(trace_path)
+    if cached is not None:
+        overview = RunOverview(**cached)
+        overview.duration_s = _seconds_between(overview.started, overview.ended)
+        return overview
     scratch = Summary(by="run")
     overview = RunOverview()
     stats = GroupStats("run")
