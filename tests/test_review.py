@@ -447,7 +447,20 @@ def test_sarif_output_is_valid_sarif_2_1_0(baton, repo, tmp_path):
     first = results[0]["locations"][0]["physicalLocation"]
     assert first["artifactLocation"]["uri"] == "d%C3%AFr%20with%20space/a.py"
     assert "region" not in results[1]["locations"][0]["physicalLocation"]
-    assert "locations" not in results[2]
+    # GitHub code scanning refuses a whole upload if any result has no location: a
+    # finding about the change as a whole is anchored at the change's first file, line 1
+    assert all(r.get("locations") for r in results)
+    third = results[2]["locations"][0]["physicalLocation"]
+    assert third["artifactLocation"]["uri"] == "d%C3%AFr%20with%20space/a.py"
+    assert third["region"] == {"startLine": 1, "endLine": 1}
+    assert results[2]["properties"]["anchored"] is True
+    assert "anchored" not in results[0]["properties"]
+    from baton.models import Finding
+    from baton.review.sarif import to_sarif
+
+    plan_only = to_sarif([Finding(severity="low", message="m")], run_id="r", verdict=None,
+                         decision=None, tree=None, reviewer_model="m")
+    assert "locations" not in plan_only["runs"][0]["results"][0]  # nothing to anchor at
     broken = dict(log, version="2.0.0")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft4Validator(schema).validate(broken)

@@ -15,8 +15,15 @@ RULE_ID = "baton.review.finding"
 
 
 def to_sarif(findings: list[Finding], *, run_id: str, verdict: str | None,
-             decision: str | None, tree: str | None, reviewer_model: str) -> dict[str, Any]:
-    """One SARIF log with one run: a result per finding, located when the file is known."""
+             decision: str | None, tree: str | None, reviewer_model: str,
+             anchor: str | None = None) -> dict[str, Any]:
+    """One SARIF log with one run: a result per finding, located at its file and lines.
+
+    A finding that names no file (about the change as a whole) is located at ``anchor``,
+    line 1 (the first file the change keeps), marked ``anchored`` in its properties:
+    GitHub code scanning refuses a whole upload when any result has no location. With no
+    anchor (a plan reviewed before any code exists) such a result stays unlocated.
+    """
     from importlib.metadata import version
 
     results = []
@@ -27,12 +34,11 @@ def to_sarif(findings: list[Finding], *, run_id: str, verdict: str | None,
             "properties": {"severity": finding.severity},
         }
         if finding.file:
-            location: dict[str, Any] = {"artifactLocation": {
-                "uri": quote(finding.file, safe="/"), "uriBaseId": "%SRCROOT%"}}
-            if finding.line_start:
-                location["region"] = {"startLine": finding.line_start,
-                                      "endLine": finding.line_end or finding.line_start}
+            location = _location(finding.file, finding.line_start, finding.line_end)
             result["locations"] = [{"physicalLocation": location}]
+        elif anchor:
+            result["locations"] = [{"physicalLocation": _location(anchor, 1, 1)}]
+            result["properties"]["anchored"] = True
         results.append(result)
     return {
         "$schema": SCHEMA_URI, "version": "2.1.0",
@@ -52,6 +58,14 @@ def to_sarif(findings: list[Finding], *, run_id: str, verdict: str | None,
                            "reviewerModel": reviewer_model},
         }],
     }
+
+
+def _location(path: str, start: int | None, end: int | None) -> dict[str, Any]:
+    location: dict[str, Any] = {"artifactLocation": {
+        "uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"}}
+    if start:
+        location["region"] = {"startLine": start, "endLine": end or start}
+    return location
 
 
 def write_sarif(path: Path, log: dict[str, Any]) -> Path:

@@ -474,9 +474,11 @@ def _write_sarif(ctx: RunContext, state: _Review, result: ReviewResult) -> None:
     from baton.review.sarif import to_sarif, write_sarif
 
     findings = [Finding.model_validate(f) for f in result.findings]
+    kept = [f["path"] for f in state.files if f.get("status") != "D"]
     write_sarif(Path(state.sarif), to_sarif(
         findings, run_id=ctx.run_id, verdict=result.verdict, decision=result.decision,
-        tree=state.tree, reviewer_model=ctx.routes["reviewer"].model))
+        tree=state.tree, reviewer_model=ctx.routes["reviewer"].model,
+        anchor=kept[0] if kept else None))
 
 
 def _verdict_of(ctx: RunContext, state: _Review) -> Verdict | None:
