@@ -6,7 +6,8 @@ Each round runs, in turn (interleaved, so the machine's noise hits every row ali
 Python, a minimal click program with two commands printing its ``--help``, and
 ``baton --help``, ``baton runs`` (a repository with no runs), ``baton policies`` (from its
 cache, and with no cache: the first call after a change) and
-``baton trace summary`` on an 18-event trace. Prints the median wall time of each with its
+``baton trace summary`` on an 18-event trace, ``baton show`` of that run and shell completion
+of ``baton ru``. Prints the median wall time of each with its
 spread (min-max over the rounds) and the ratio to the click program beside the goal
 (issue 18: within 1.5x). Not part of the test suite.
 """
@@ -14,6 +15,7 @@ spread (min-max over the rounds) and the ratio to the click program beside the g
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -78,8 +80,13 @@ def main() -> int:
         repo = make_sample_repo(base / "repo")
         click_program = base / "minimal_click.py"
         click_program.write_text(MINIMAL_CLICK)
-        write_run(base / "small-run", "small-run", 18, random.Random(7))
-        trace = str(base / "small-run" / "trace.jsonl")
+        run_id = "20260101-000000-abcdef"
+        history = make_sample_repo(base / "history")  # `runs` lists none in `repo`
+        run_dir = history / ".baton" / "runs" / run_id
+        write_run(run_dir, run_id, 18, random.Random(7))
+        (run_dir / "workflow.json").write_text(json.dumps(
+            {"run_id": run_id, "task": "Add median()", "state": "done", "decision": "go"}))
+        trace = str(run_dir / "trace.jsonl")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "OPENAI_"))}
         env["BATON_CONFIG"] = str(base / "no-user-config.toml")
         env["BATON_CACHE_DIR"] = str(base / "cache")
@@ -93,6 +100,10 @@ def main() -> int:
             "baton policies (no cache)": ["env", "BATON_CACHE_DIR=/proc/no-cache",
                                           *baton, "policies"],
             "baton trace summary (18 events)": [*baton, "trace", "summary", trace],
+            "baton show (a finished run)": [*baton, "show", run_id, "--no-diff",
+                                            "--repo", str(history)],
+            "completion of 'baton ru'": ["env", "_BATON_COMPLETE=bash_complete",
+                                          "COMP_WORDS=baton ru", "COMP_CWORD=1", *baton],
         }
         walls: dict[str, list[float]] = {name: [] for name in rows}
         cpus: dict[str, list[float]] = {name: [] for name in rows}
