@@ -47,10 +47,15 @@ def gateway_process(latency: float) -> Iterator[tuple[str, int]]:
         proc.join(10)
 
 
-def user_config(folder: Path, base_url: str) -> dict[str, str]:
-    """An environment whose user configuration points at ``base_url``."""
+def user_config(folder: Path, base_url: str, max_concurrency: int | None = None
+                ) -> dict[str, str]:
+    """An environment whose user configuration points at ``base_url`` (with the endpoint's
+    ``max_concurrency`` raised when given: the default, 8, caps calls per process)."""
     user = folder / "user.toml"
-    user.write_text(f'[endpoints.default]\nbase_url = "{base_url}"\n')
+    text = f'[endpoints.default]\nbase_url = "{base_url}"\n'
+    if max_concurrency is not None:
+        text += f"max_concurrency = {max_concurrency}\n"
+    user.write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BATON_"))}
     env["BATON_CONFIG"] = str(user)
     return env

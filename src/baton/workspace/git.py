@@ -91,6 +91,28 @@ def filter_names(config_listing: bytes) -> list[str]:
     return sorted(names)
 
 
+# Commands that only read or write git's objects and refs: none converts between a work
+# tree and the object store, so none can run a clean, smudge or process filter, and the
+# filter drivers need not be read (one git process fewer per command).
+# (``write-tree`` is not one: it may re-hash work-tree files of racy index entries.)
+_OBJECTS_ONLY = frozenset({"rev-parse", "commit-tree", "update-ref", "diff-tree", "ls-tree",
+                           "config", "for-each-ref", "show-ref", "mktree"})
+_CONVERTING_OPTIONS = ("--filters", "--textconv", "--path")
+
+
+def runs_no_filter(args: tuple[str, ...] | list[str]) -> bool:
+    """True if the git command ``args`` can never run a filter driver.
+
+    Everything not known to work on objects alone is assumed to convert (``add``,
+    ``status``, ``worktree``, ``reset``, ``diff``, ``hash-object``, ...); ``cat-file`` only
+    without ``--filters``/``--textconv``.
+    """
+    command = next((a for a in args if not a.startswith("-")), "")
+    if command == "cat-file":
+        return not any(a.startswith(_CONVERTING_OPTIONS) for a in args)
+    return command in _OBJECTS_ONLY
+
+
 def _neutralised(names: list[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name in names:
@@ -104,8 +126,9 @@ class Git:
 
     ``git_dir`` is a repository's git directory (or a linked worktree's own one under
     ``<common>/worktrees/``); ``work_tree`` is given to commands that read or write files.
-    The filter drivers to neutralise are read from the configuration before every command,
-    so one defined while a run goes on is neutralised too.
+    The filter drivers to neutralise are read from the configuration before every command
+    that could run one (see :func:`runs_no_filter`), so one defined while a run goes on is
+    neutralised too.
     """
 
     def __init__(self, git_dir: Path, work_tree: Path | None = None, *,
@@ -137,9 +160,10 @@ class Git:
         extra = dict(env or {})
         if self.index_file is not None:
             extra["GIT_INDEX_FILE"] = str(self.index_file)
+        config = SAFE_CONFIG if runs_no_filter(args) else self.config()
         proc = subprocess.run(
             self._argv(args), cwd=self._cwd(), capture_output=True, input=input_bytes,
-            env=_git_env(self.config(), extra), check=False,
+            env=_git_env(config, extra), check=False,
         )
         if check and proc.returncode != 0:
             where = self.work_tree or self.git_dir
