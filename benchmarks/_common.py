@@ -74,8 +74,10 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def tree_rss_mb(root: int, skip: set[int]) -> float:
-    """Resident memory of ``root`` and its descendants (not those in ``skip``), in MB."""
+def tree_memory_mb(root: int, skip: set[int]) -> tuple[float, float]:
+    """Resident memory of ``root`` and its descendants (not those in ``skip``), in MB: the
+    sum of their RSS (shared pages counted in every process) and of their PSS (shared
+    pages divided among the processes sharing them)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -86,7 +88,7 @@ def tree_rss_mb(root: int, skip: set[int]) -> float:
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-    total = 0
+    rss = pss = 0
     todo = [root]
     while todo:
         pid = todo.pop()
@@ -94,8 +96,12 @@ def tree_rss_mb(root: int, skip: set[int]) -> float:
             continue
         todo += children.get(pid, [])
         try:
-            with open(f"/proc/{pid}/statm") as fh:
-                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
         except (OSError, IndexError, ValueError):
             continue
-    return total / 1e6
+    return rss / 1024, pss / 1024

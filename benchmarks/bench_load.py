@@ -16,7 +16,8 @@ Prints, median (min-max) over the rounds, each beside its goal:
 
 - wall time vs max(latency ideal = sum of the runs' critical paths (model calls + commands,
   from their traces) / concurrency, CPU seconds / cores); goal within 10%;
-- peak RSS of this process and its children (sampled; the gateway excluded), goal < 600 MB;
+- peak RSS of this process and its children (sampled every 0.5 s, summed; the gateway
+  excluded), goal < 600 MB; and the same summed as PSS (shared pages counted once);
 - model-call latency p50/p95/max as baton saw it (trace ``model.call`` ``latency_s``)
   vs the served latency, and the same for the gateway alone.
 
@@ -39,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import gateway_process, percentile, spread, tree_rss_mb, user_config
+from _common import gateway_process, percentile, spread, tree_memory_mb, user_config
 from floor import IMPLEMENTER, PLANNER, REVIEWER, TASK
 
 from baton.demo import make_sample_repo
@@ -53,16 +54,17 @@ class _Peak:
 
     def __init__(self, skip: set[int]) -> None:
         self.skip = skip
-        self.peak = 0.0
+        self.peak = self.peak_pss = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.25):
-            self.peak = max(self.peak, tree_rss_mb(os.getpid(), self.skip))
+        while not self._stop.wait(0.5):
+            rss, pss = tree_memory_mb(os.getpid(), self.skip)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
 
     def __enter__(self) -> _Peak:
-        self.peak = tree_rss_mb(os.getpid(), self.skip)
+        self.peak, self.peak_pss = tree_memory_mb(os.getpid(), self.skip)
         self._thread.start()
         return self
 
@@ -99,7 +101,7 @@ def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
     ideal = sum(critical) / threads
     bound = max(ideal, cpu / (os.cpu_count() or 1))
     return {"wall": wall, "cpu": cpu, "ideal": ideal, "bound": bound, "ratio": wall / bound,
-            "rss": peak.peak, "latencies": latencies}
+            "rss": peak.peak, "pss": peak.peak_pss, "latencies": latencies}
 
 
 def _gateway_round(url: str, calls: int, threads: int) -> dict[str, Any]:
@@ -175,6 +177,8 @@ def main() -> int:
           f"{'ok' if ratio <= WALL_GOAL else 'MISSED'}")
     print(f"  peak RSS MB (process tree)         {spread(col('rss'), '{:.0f}')}   "
           f"goal < {RSS_GOAL_MB} {'ok' if rss < RSS_GOAL_MB else 'MISSED'}")
+    print(f"  peak PSS MB (process tree)         {spread(col('pss'), '{:.0f}')}   "
+          "(shared pages counted once)")
     print("model-call latency s")
     print(_latency_line("inside baton (trace latency_s)", col("latencies"), args.latency))
     print(_latency_line("gateway alone (plain SDK calls)",

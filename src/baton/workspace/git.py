@@ -15,6 +15,7 @@ holding a dot, ``=`` or a space is passed exactly. Path lists are read with ``-z
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -250,8 +251,11 @@ def head_commit(repo_root: Path) -> str:
 
 def identity_env(git: Git) -> dict[str, str]:
     """Author and committer for commits baton makes, when the repository names none."""
-    name = git.run("config", "user.name", check=False).strip()
-    email = git.run("config", "user.email", check=False).strip()
+    listing = git.run_bytes("config", "-z", "--get-regexp", r"^user\.(name|email)$",
+                            check=False)
+    found = dict(entry.partition(b"\n")[::2] for entry in listing.split(b"\0") if entry)
+    name = found.get(b"user.name", b"").strip()
+    email = found.get(b"user.email", b"").strip()
     env: dict[str, str] = {}
     if not name:
         env.update(GIT_AUTHOR_NAME="baton", GIT_COMMITTER_NAME="baton")
@@ -287,9 +291,9 @@ class Worktree:
         """Git bound to the worktree, by its explicit git directory."""
         return Git(self.git_dir, self.path)
 
-    @property
+    @cached_property
     def base_tree(self) -> str:
-        """The tree of the base commit."""
+        """The tree of the base commit (a commit's tree never changes: read once)."""
         return self.git.run("rev-parse", f"{self.base_commit}^{{tree}}").strip()
 
     def tree(self) -> str:
@@ -426,28 +430,63 @@ def open_worktree(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
 # --- reading trees ---------------------------------------------------------------------
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _ids(*names: str) -> bool:
+    """True if every name is a full object id (a commit or tree, immutable), not a ref."""
+    return all(_OBJECT_ID.fullmatch(n) for n in names)
+
+
 def tree_diff(git: Git, base: str, tree: str) -> str:
-    """The patch from ``base`` to ``tree`` (trees or commits), as a reviewer reads it."""
+    """The patch from ``base`` to ``tree`` (trees or commits), as a reviewer reads it.
+
+    Between two object ids the patch never changes: it is computed once per process.
+    """
+    if _ids(base, tree):
+        return _tree_diff_of_ids(str(git.git_dir), base, tree)
+    return _tree_diff(git, base, tree)
+
+
+def _tree_diff(git: Git, base: str, tree: str) -> str:
     return git.run("diff-tree", "-p", "-r", "--no-color", "--no-ext-diff", "--no-textconv",
                    "--no-renames", base, tree, "--")
 
 
+@lru_cache(maxsize=128)
+def _tree_diff_of_ids(git_dir: str, base: str, tree: str) -> str:
+    return _tree_diff(Git(Path(git_dir)), base, tree)
+
+
 def tree_changes_in(git: Git, base: str, tree: str) -> list[FileChange]:
-    """Per-file status and line counts from ``base`` to ``tree``, names read exactly."""
+    """Per-file status and line counts from ``base`` to ``tree``, names read exactly
+    (computed once per process between two object ids)."""
+    if _ids(base, tree):
+        return list(_tree_changes_of_ids(str(git.git_dir), base, tree))
+    return list(_tree_changes(git, base, tree))
+
+
+@lru_cache(maxsize=128)
+def _tree_changes_of_ids(git_dir: str, base: str, tree: str) -> tuple[FileChange, ...]:
+    return _tree_changes(Git(Path(git_dir)), base, tree)
+
+
+def _tree_changes(git: Git, base: str, tree: str) -> tuple[FileChange, ...]:
     from baton.approvals import FileChange
 
-    status_out = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--name-status",
-                               base, tree, "--")
-    tokens = status_out.split(b"\0")
+    # One diff-tree gives both: the raw records (":old new oid oid STATUS\0path\0") first,
+    # then the numstat records ("added\tremoved\tpath\0").
+    out = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--raw", "--numstat",
+                        "--no-ext-diff", "--no-textconv", base, tree, "--")
+    tokens = out.split(b"\0")
     status: dict[str, str] = {}
-    for code, name in zip(tokens[0::2], tokens[1::2], strict=False):
-        if code:
-            letter = code.decode()[:1]
-            status[os.fsdecode(name)] = {"T": "M"}.get(letter, letter)
-    numstat = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--numstat",
-                            "--no-ext-diff", "--no-textconv", base, tree, "--")
+    at = 0
+    while at < len(tokens) and tokens[at].startswith(b":"):
+        letter = tokens[at].split()[-1].decode()[:1]
+        status[os.fsdecode(tokens[at + 1])] = {"T": "M"}.get(letter, letter)
+        at += 2
     changes = []
-    for record in numstat.split(b"\0"):
+    for record in tokens[at:]:
         if not record:
             continue
         added, removed, name = record.split(b"\t", 2)
@@ -457,7 +496,7 @@ def tree_changes_in(git: Git, base: str, tree: str) -> list[FileChange]:
             added=int(added) if added.isdigit() else 0,
             removed=int(removed) if removed.isdigit() else 0,
         ))
-    return changes
+    return tuple(changes)
 
 
 def tracked_files_in(git: Git) -> list[str]:
