@@ -21,7 +21,8 @@ def git(repo: Path, *args: str) -> str:
     ("rev-parse", "--verify", "-q", "HEAD^{commit}"), ("commit-tree", "abc", "-m", "x"),
     ("update-ref", "refs/heads/x", "abc"), ("diff-tree", "-p", "a", "b"),
     ("ls-tree", "-r", "-z", "HEAD"), ("config", "user.name"),
-    ("cat-file", "--batch"),
+    ("cat-file", "--batch"), ("ls-files", "-z", "--cached", "--", ".baton"),
+    ("ls-files", "-z", "--cached", "--others", "--exclude-standard"),
 ])
 def test_commands_on_objects_alone_skip_the_filter_read(args):
     assert runs_no_filter(args)
@@ -33,7 +34,8 @@ def test_commands_on_objects_alone_skip_the_filter_read(args):
     ("reset", "-q", "--hard", "HEAD"), ("diff",), ("hash-object", "-w", "f"),
     ("cat-file", "--filters", "HEAD:f"), ("cat-file", "--textconv", "HEAD:f"),
     ("cat-file", "--batch", "--path=f"), ("-c", "x=y", "rev-parse", "HEAD"),
-    ("checkout", "HEAD"), ("ls-files",), ("write-tree",), (),
+    ("checkout", "HEAD"), ("ls-files", "-m"), ("ls-files", "--modified"),
+    ("ls-files", "-mz"), ("ls-files", "--cached", "-t"), ("write-tree",), (),
 ])
 def test_commands_that_may_convert_files_read_the_filters(args):
     assert not runs_no_filter(args)

@@ -99,6 +99,7 @@ def filter_names(config_listing: bytes) -> list[str]:
 _OBJECTS_ONLY = frozenset({"rev-parse", "commit-tree", "update-ref", "diff-tree", "ls-tree",
                            "config", "for-each-ref", "show-ref", "mktree"})
 _CONVERTING_OPTIONS = ("--filters", "--textconv", "--path")
+_LS_FILES_NAMES_ONLY = frozenset({"-z", "--cached", "--others", "--exclude-standard", "--"})
 
 
 def runs_no_filter(args: tuple[str, ...] | list[str]) -> bool:
@@ -106,11 +107,15 @@ def runs_no_filter(args: tuple[str, ...] | list[str]) -> bool:
 
     Everything not known to work on objects alone is assumed to convert (``add``,
     ``status``, ``worktree``, ``reset``, ``diff``, ``hash-object``, ...); ``cat-file`` only
-    without ``--filters``/``--textconv``.
+    without ``--filters``/``--textconv``; ``ls-files`` only listing names (``--cached``,
+    ``--others``, ``--exclude-standard``, ``-z``: no content is read).
     """
     command = next((a for a in args if not a.startswith("-")), "")
     if command == "cat-file":
         return not any(a.startswith(_CONVERTING_OPTIONS) for a in args)
+    if command == "ls-files":  # names only; --modified would compare contents
+        options = [a for a in args[args.index(command) + 1:] if a.startswith("-")]
+        return set(options) <= _LS_FILES_NAMES_ONLY
     return command in _OBJECTS_ONLY
 
 
