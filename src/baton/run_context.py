@@ -26,6 +26,7 @@ from baton.llm.provider import (
     OpenAIProvider,
     Provider,
     key_hint,
+    preload_sdk,
     resolve_api_key,
 )
 from baton.llm.retry import Attempt, complete_with_retries
@@ -90,6 +91,7 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.live = live_export(self.environ, self.run_dir)
+        preload_sdk()  # imported while the run prepares, not at its first call
 
     # -- trace and files -------------------------------------------------------------
 
