@@ -153,35 +153,6 @@ def _retry_after(headers: Any) -> float | None:
             return None
 
 
-_PRELOADING: list[threading.Thread] = []
-_PRELOAD_LOCK = threading.Lock()
-
-
-def preload_sdk() -> None:
-    """Start importing the ``openai`` SDK in the background, once per process.
-
-    Importing it costs most of a second of CPU; a run asks for it only at its first model
-    call, and before that it mostly waits for git and its base-commit checks. Importing
-    it meanwhile takes that second off the run's wall time. Nothing depends on it: a
-    failure here is ignored and the import happens (and fails loudly) where it is used.
-    """
-    import sys
-
-    with _PRELOAD_LOCK:
-        if _PRELOADING or "openai.resources.chat" in sys.modules:
-            return
-
-        def load() -> None:
-            try:
-                import openai.resources.chat  # noqa: F401
-            except Exception:  # noqa: BLE001 - the real import reports it, in its place
-                pass
-
-        thread = threading.Thread(target=load, name="baton-preload-sdk", daemon=True)
-        _PRELOADING.append(thread)
-        thread.start()
-
-
 class OpenAIProvider:
     """An OpenAI-compatible endpoint reached through the official ``openai`` SDK."""
 
