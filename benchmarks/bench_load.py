@@ -14,8 +14,9 @@ alternate the two.
 
 Prints, median (min-max) over the rounds, each beside its goal:
 
-- wall time vs max(latency ideal = sum of the runs' critical paths (model calls + commands,
-  from their traces) / concurrency, CPU seconds / cores); goal within 10%;
+- wall time vs max(latency ideal = sum of the runs' critical paths (their model calls at
+  the served latency + their commands' durations from the traces) / concurrency,
+  CPU seconds / cores); goal within 10%;
 - peak RSS of this process and its children (sampled every 0.5 s, summed; the gateway
   excluded), goal < 600 MB; and the same summed as PSS (shared pages counted once);
 - model-call latency p50/p95/max as baton saw it (trace ``model.call`` ``latency_s``)
@@ -80,7 +81,7 @@ def _cpu() -> float:
 
 
 def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
-                gateway_pid: int) -> dict[str, Any]:
+                gateway_pid: int, served: float) -> dict[str, Any]:
     from baton.pipeline import start_run
 
     repos = [make_sample_repo(base / f"r{i}") for i in range(runs)]
@@ -97,7 +98,7 @@ def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
         commands = [e.get("duration_s") or 0.0 for e in events
                     if e["type"] in ("command", "base.command")]
         latencies += calls
-        critical.append(sum(calls) + sum(commands))
+        critical.append(served * len(calls) + sum(commands))  # calls at the served latency
     ideal = sum(critical) / threads
     bound = max(ideal, cpu / (os.cpu_count() or 1))
     return {"wall": wall, "cpu": cpu, "ideal": ideal, "bound": bound, "ratio": wall / bound,
@@ -155,10 +156,11 @@ def main() -> int:
             with tempfile.TemporaryDirectory(prefix="baton-load-") as tmp:
                 env = user_config(Path(tmp), url, args.concurrency)
                 loads.append(_load_round(Path(tmp), env, args.runs, args.concurrency,
-                                         gateway_pid))
+                                         gateway_pid, args.latency))
             alone.append(_gateway_round(url, len(loads[-1]["latencies"]), args.concurrency))
             print(f"round {number + 1}: wall {loads[-1]['wall']:.2f} s, "
-                  f"ratio {loads[-1]['ratio']:.3f}", file=sys.stderr)
+                  f"ratio {loads[-1]['ratio']:.3f}, load average {os.getloadavg()[0]:.1f}",
+                  file=sys.stderr)
     cores = os.cpu_count() or 1
 
     def col(key: str) -> list[float]:
