@@ -9,8 +9,9 @@ endpoint's ``max_concurrency`` set to ``--concurrency``: its default, 8, would q
 calls on purpose), the fake
 gateway (in a process of its own) answering every call after ``--latency`` seconds; then
 the fake gateway alone under the same concurrency (threads making the same number of plain
-``openai`` SDK calls, streamed), so its own limits are not blamed on baton. Rounds
-alternate the two.
+``openai`` SDK calls, streamed), so its own limits are not blamed on baton; with
+``--floor``, as many floor runs (benchmarks/floor.py: the same work, no gate, no trace)
+at the same concurrency, a reference under the same load. Rounds alternate them.
 
 Prints, median (min-max) over the rounds, each beside its goal:
 
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import gateway_process, percentile, spread, tree_memory_mb, user_config
-from floor import IMPLEMENTER, PLANNER, REVIEWER, TASK
+from floor import IMPLEMENTER, PLANNER, REVIEWER, TASK, floor_run
 
 from baton.demo import make_sample_repo
 
@@ -105,6 +106,16 @@ def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
             "rss": peak.peak, "pss": peak.peak_pss, "latencies": latencies}
 
 
+def _floor_round(base: Path, url: str, runs: int, threads: int, gateway_pid: int
+                 ) -> dict[str, Any]:
+    """The same number of floor runs (benchmarks/floor.py) at the same concurrency."""
+    repos = [make_sample_repo(base / f"f{i}") for i in range(runs)]
+    cpu, start = _cpu(), time.perf_counter()
+    with _Peak({gateway_pid}) as peak, ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda repo: floor_run(url, repo), repos))
+    return {"wall": time.perf_counter() - start, "cpu": _cpu() - cpu, "rss": peak.peak}
+
+
 def _gateway_round(url: str, calls: int, threads: int) -> dict[str, Any]:
     """The gateway alone: ``calls`` streamed SDK calls on ``threads`` threads, in sequences
     of the demo's five (each sequence its own run id, so the script answers in order)."""
@@ -148,9 +159,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per model call")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--floor", action="store_true",
+                        help="each round also runs as many floor runs (benchmarks/floor.py) "
+                             "at the same concurrency, as a reference under the same load")
     args = parser.parse_args()
     loads: list[dict[str, Any]] = []
     alone: list[dict[str, Any]] = []
+    floors: list[dict[str, Any]] = []
     with gateway_process(args.latency) as (url, gateway_pid):
         for number in range(args.rounds):
             with tempfile.TemporaryDirectory(prefix="baton-load-") as tmp:
@@ -158,6 +173,10 @@ def main() -> int:
                 loads.append(_load_round(Path(tmp), env, args.runs, args.concurrency,
                                          gateway_pid, args.latency))
             alone.append(_gateway_round(url, len(loads[-1]["latencies"]), args.concurrency))
+            if args.floor:
+                with tempfile.TemporaryDirectory(prefix="baton-load-floor-") as tmp:
+                    floors.append(_floor_round(Path(tmp), url, args.runs, args.concurrency,
+                                               gateway_pid))
             print(f"round {number + 1}: wall {loads[-1]['wall']:.2f} s, "
                   f"ratio {loads[-1]['ratio']:.3f}, load average {os.getloadavg()[0]:.1f}",
                   file=sys.stderr)
@@ -181,6 +200,14 @@ def main() -> int:
           f"goal < {RSS_GOAL_MB} {'ok' if rss < RSS_GOAL_MB else 'MISSED'}")
     print(f"  peak PSS MB (process tree)         {spread(col('pss'), '{:.0f}')}   "
           "(shared pages counted once)")
+    if floors:
+        f_wall = [r["wall"] for r in floors]
+        per_round = [b["wall"] / f["wall"] for b, f in zip(loads, floors, strict=True)]
+        print(f"  floor runs, same concurrency: wall {spread(f_wall)}, CPU "
+              f"{spread([r['cpu'] for r in floors])}, peak RSS "
+              f"{spread([r['rss'] for r in floors], '{:.0f}')} MB; baton / floor wall "
+              f"{statistics.median(col('wall')) / statistics.median(f_wall):.3f} "
+              f"(per round {min(per_round):.3f}-{max(per_round):.3f})")
     print("model-call latency s")
     print(_latency_line("inside baton (trace latency_s)", col("latencies"), args.latency))
     print(_latency_line("gateway alone (plain SDK calls)",
