@@ -1,99 +1,135 @@
-"""How much of a run's wall time is baton itself, and how runs scale in one process.
+"""One demo-shaped run of baton beside the floor doing the same work (issue 18, item 1).
 
-Prints figures; not part of the test suite (these machines are shared and noisy, so read
-the ratios measured within one run of this script).
+    .venv/bin/python benchmarks/bench_overhead.py [--rounds 10] [--latency 1.0]
+        [--modes cli,inproc]
 
-    .venv/bin/python benchmarks/bench_overhead.py [--runs 20] [--latency 0.2]
+Each round runs, in a shuffled order (so the machine's noise hits every row alike), on a
+fresh sample repository each:
+
+- ``baton run`` as a user runs it (a subprocess; the demo's baton.toml, 5 calls);
+- ``benchmarks/floor.py`` as a subprocess: the same 5 SDK calls, worktree, edits, the
+  verify command on the base commit and on a disposable checkout, commit (no gate, no trace);
+- (``--modes inproc``) ``baton.pipeline.start_run`` and ``floor.floor_run`` in this process.
+
+The fake gateway serves in a process of its own (its CPU and memory count for neither).
+Prints the median (min-max) of wall time, own CPU time (user+sys of the process tree) and
+peak RSS (largest process of the tree), and the ratio of the medians beside the goal
+(issue 18: wall within 2%). Not part of the test suite; the machine is shared and noisy,
+so compare the ratios measured within one run of this script.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import random
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
-from baton.demo import demo_script_path, make_sample_repo
-from baton.gateway.server import FakeGateway
-from baton.pipeline import start_run
+from _common import gateway_process, spread, user_config
+from floor import TASK, floor_run
+
+from baton.demo import make_sample_repo
+
+GOAL = 1.02
+FLOOR = str(Path(__file__).with_name("floor.py"))
 
 
-def _script(latency: float) -> dict:
-    script = json.loads(demo_script_path().read_text())
-    for entries in script["models"].values():
-        for entry in entries:
-            entry["latency_s"] = latency
-    return script
+def _child(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall, CPU (user+sys, the child and its descendants) and peak RSS (MB) of one run."""
+    with tempfile.TemporaryFile() as output:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)  # the child's own rusage, descendants in
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[:3]} exited {proc.returncode}: {text[-800:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def _one_run(base: Path, index: int, environ: dict[str, str]) -> dict:
-    repo = make_sample_repo(base / f"r{index}")
+def _inprocess(work: Callable[[], object]) -> tuple[float, float, float]:
+    """Wall and CPU (this process and the children it waited for) of ``work()``."""
+    before = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     start = time.perf_counter()
-    result = start_run("Add median() to stats.py", repo, environ=environ)
+    work()
     wall = time.perf_counter() - start
-    events = [json.loads(line) for line in (result.run_dir / "trace.jsonl").open()]
-    calls = sum(e["latency_s"] for e in events if e["type"] == "model.call")
-    commands = sum(e.get("duration_s") or 0 for e in events if e["type"] == "command")
-    return {"wall": wall, "critical": calls + commands, "decision": result.decision}
+    after = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum((a.ru_utime - b.ru_utime) + (a.ru_stime - b.ru_stime)
+              for a, b in zip(after, before, strict=True))
+    return wall, cpu, float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--threads", type=int, default=8)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per model call")
+    parser.add_argument("--modes", default="cli,inproc",
+                        help="cli (subprocesses), inproc (this process), or both")
     args = parser.parse_args()
+    modes = set(args.modes.split(","))
+    baton = str(Path(sys.executable).with_name("baton"))
+    base = Path(tempfile.mkdtemp(prefix="baton-overhead-"))
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    try:
+        with gateway_process(args.latency) as (url, _pid):
+            env = user_config(base, url)
+            from baton.pipeline import start_run  # warm in-process imports outside the timing
 
-    help_times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "baton", "--help"], capture_output=True,
-                       check=True)
-        help_times.append(time.perf_counter() - t)
-    bare = []
-    for _ in range(5):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        bare.append(time.perf_counter() - t)
-    print(f"baton --help: median {statistics.median(help_times) * 1000:.0f} ms "
-          f"(bare python: {statistics.median(bare) * 1000:.0f} ms)")
-
-    with tempfile.TemporaryDirectory() as tmp, FakeGateway(_script(args.latency)) as gw:
-        base = Path(tmp)
-        user = base / "user.toml"
-        user.write_text(f'[endpoints.default]\nbase_url = "{gw.base_url}"\n')
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BATON_"))}
-        environ["BATON_CONFIG"] = str(user)
-
-        sequential = [_one_run(base, i, environ) for i in range(args.runs)]
-        overhead = [r["wall"] - r["critical"] for r in sequential]
-        shares = [r["wall"] - r["critical"] for r in sequential]
-        shares = [o / r["wall"] for o, r in zip(shares, sequential, strict=True)]
-        print(f"sequential: {args.runs} runs, model latency {args.latency}s per call")
-        print(f"  wall per run: median {statistics.median(r['wall'] for r in sequential):.3f}s;"
-              f" model calls + commands (critical path): "
-              f"{statistics.median(r['critical'] for r in sequential):.3f}s")
-        print(f"  baton's own work per run: median {statistics.median(overhead):.3f}s "
-              f"({statistics.median(shares):.0%}"
-              " of wall; git worktree, edits, prompts, trace)")
-
-        t = time.perf_counter()
-        with ThreadPoolExecutor(args.threads) as pool:
-            parallel = list(pool.map(lambda i: _one_run(base, 1000 + i, environ),
-                                     range(args.runs)))
-        elapsed = time.perf_counter() - t
-        seq_total = sum(r["wall"] for r in sequential)
-        print(f"concurrent: {args.runs} runs on {args.threads} threads in one process: "
-              f"{elapsed:.2f}s vs {seq_total:.2f}s sequential "
-              f"(speed-up {seq_total / elapsed:.1f}x); decisions "
-              f"{sorted({r['decision'] for r in parallel})}")
+            jobs: dict[str, Callable[[Path], tuple[float, float, float]]] = {}
+            if "cli" in modes:
+                jobs["baton run (subprocess)"] = lambda repo: _child(
+                    [baton, "run", TASK, "--repo", str(repo)], env)
+                jobs["floor.py (subprocess)"] = lambda repo: _child(
+                    [sys.executable, FLOOR, "--base-url", url, "--repo", str(repo)], env)
+            if "inproc" in modes:
+                jobs["start_run (in-process)"] = lambda repo: _inprocess(
+                    lambda: start_run(TASK, repo, environ=env))
+                jobs["floor_run (in-process)"] = lambda repo: _inprocess(
+                    lambda: floor_run(url, repo))
+            order = list(jobs)
+            for name in order:  # warm-up round, not counted
+                jobs[name](make_sample_repo(base / f"warm-{len(rows)}-{name[:5]}"))
+                rows[name] = []
+            for number in range(args.rounds):
+                random.shuffle(order)
+                for name in order:
+                    repo = make_sample_repo(base / f"r{number}-{order.index(name)}")
+                    rows[name].append(jobs[name](repo))
+                    shutil.rmtree(repo, ignore_errors=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"{args.rounds} interleaved rounds, {args.latency:g} s per model call; "
+          "median (min-max)")
+    print(f"  {'':26} {'wall s':>22} {'own CPU s':>20} {'peak RSS MB':>18}")
+    for name, samples in rows.items():
+        walls, cpus, rss = zip(*samples, strict=True)
+        memory = spread(rss, "{:.0f}") if all(r == r for r in rss) else "-"
+        print(f"  {name:26} {spread(walls):>22} {spread(cpus):>20} {memory:>18}")
+    for baton_row, floor_row in (("baton run (subprocess)", "floor.py (subprocess)"),
+                                 ("start_run (in-process)", "floor_run (in-process)")):
+        if baton_row not in rows:
+            continue
+        b_wall, b_cpu = (statistics.median(s[i] for s in rows[baton_row]) for i in (0, 1))
+        f_wall, f_cpu = (statistics.median(s[i] for s in rows[floor_row]) for i in (0, 1))
+        ratio = b_wall / f_wall
+        per_round = [b[0] / f[0] for b, f in zip(rows[baton_row], rows[floor_row], strict=True)]
+        print(f"  {baton_row.split(' (')[0]} / floor: wall ratio {ratio:.3f} "
+              f"(per round {min(per_round):.3f}-{max(per_round):.3f}), goal <= {GOAL} "
+              f"{'ok' if ratio <= GOAL else 'MISSED'}; extra wall {b_wall - f_wall:+.3f} s, "
+              f"extra CPU {b_cpu - f_cpu:+.3f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -59,6 +59,52 @@ def provider_for(config: Config, route: Route, environ: dict[str, str]) -> Provi
         return _PROVIDERS[ident]
 
 
+_WARMING: list[threading.Thread] = []
+_WARMING_LOCK = threading.Lock()
+
+
+def warm_up() -> None:
+    """Start, once per process, in a background thread, the one-time work a run would
+    otherwise do on its path: import the ``openai`` SDK (most of a second of CPU, needed
+    at the first model call), compile the role prompts and the summary template (needed
+    at the first prompt and after the decision) and load the price table.
+
+    A run spends that time waiting for git, its base-commit checks and its model calls.
+    Nothing depends on the warm-up: a step that fails is ignored, and the same work is
+    done (and fails loudly) where it is used.
+    """
+    with _WARMING_LOCK:
+        if _WARMING:
+            return
+        thread = threading.Thread(target=_warm, name="baton-warm-up", daemon=True)
+        _WARMING.append(thread)
+        thread.start()
+
+
+def _warm() -> None:
+    def sdk() -> None:
+        import openai.resources.chat  # noqa: F401
+
+    def prompts() -> None:
+        from baton.prompts import compile_templates
+
+        compile_templates()
+
+    def summary() -> None:
+        from baton.runs.summary import compile_template
+
+        compile_template()
+
+    def prices() -> None:
+        import genai_prices  # noqa: F401
+
+    for step in (sdk, prompts, summary, prices):
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - done again, and reported, where it is used
+            pass
+
+
 @dataclass
 class RunContext:
     """Everything one run's steps share. No global state: many runs may share a process."""
@@ -90,6 +136,7 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.live = live_export(self.environ, self.run_dir)
+        warm_up()  # while the run prepares and waits, not on its path
 
     # -- trace and files -------------------------------------------------------------
 

@@ -59,6 +59,14 @@ def render(role: str, **context: Any) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+def compile_templates(roles: tuple[str, ...] = ROLE_TEMPLATES) -> None:
+    """Compile the roles' templates now (they are kept compiled for the process)."""
+    env = _env()
+    for role in roles:
+        env.get_template(f"{role}.system.j2")
+        env.get_template(f"{role}.user.j2")
+
+
 def as_markdown(role: str, messages: list[dict[str, str]], *, header: str = "") -> str:
     """A packet file: the exact messages, readable by a person or another agent."""
     parts = [f"# {role} packet\n"]

@@ -32,6 +32,11 @@ def write_summary(run_dir: Path) -> Path:
     return path
 
 
+def compile_template() -> None:
+    """Compile the summary template now (it is kept compiled for the process)."""
+    _env().get_template(TEMPLATE)
+
+
 @lru_cache(maxsize=1)
 def _env():
     import jinja2

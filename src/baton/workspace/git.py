@@ -15,6 +15,7 @@ holding a dot, ``=`` or a space is passed exactly. Path lists are read with ``-z
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -91,6 +92,33 @@ def filter_names(config_listing: bytes) -> list[str]:
     return sorted(names)
 
 
+# Commands that only read or write git's objects and refs: none converts between a work
+# tree and the object store, so none can run a clean, smudge or process filter, and the
+# filter drivers need not be read (one git process fewer per command).
+# (``write-tree`` is not one: it may re-hash work-tree files of racy index entries.)
+_OBJECTS_ONLY = frozenset({"rev-parse", "commit-tree", "update-ref", "diff-tree", "ls-tree",
+                           "config", "for-each-ref", "show-ref", "mktree"})
+_CONVERTING_OPTIONS = ("--filters", "--textconv", "--path")
+_LS_FILES_NAMES_ONLY = frozenset({"-z", "--cached", "--others", "--exclude-standard", "--"})
+
+
+def runs_no_filter(args: tuple[str, ...] | list[str]) -> bool:
+    """True if the git command ``args`` can never run a filter driver.
+
+    Everything not known to work on objects alone is assumed to convert (``add``,
+    ``status``, ``worktree``, ``reset``, ``diff``, ``hash-object``, ...); ``cat-file`` only
+    without ``--filters``/``--textconv``; ``ls-files`` only listing names (``--cached``,
+    ``--others``, ``--exclude-standard``, ``-z``: no content is read).
+    """
+    command = next((a for a in args if not a.startswith("-")), "")
+    if command == "cat-file":
+        return not any(a.startswith(_CONVERTING_OPTIONS) for a in args)
+    if command == "ls-files":  # names only; --modified would compare contents
+        options = [a for a in args[args.index(command) + 1:] if a.startswith("-")]
+        return set(options) <= _LS_FILES_NAMES_ONLY
+    return command in _OBJECTS_ONLY
+
+
 def _neutralised(names: list[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name in names:
@@ -104,8 +132,9 @@ class Git:
 
     ``git_dir`` is a repository's git directory (or a linked worktree's own one under
     ``<common>/worktrees/``); ``work_tree`` is given to commands that read or write files.
-    The filter drivers to neutralise are read from the configuration before every command,
-    so one defined while a run goes on is neutralised too.
+    The filter drivers to neutralise are read from the configuration before every command
+    that could run one (see :func:`runs_no_filter`), so one defined while a run goes on is
+    neutralised too.
     """
 
     def __init__(self, git_dir: Path, work_tree: Path | None = None, *,
@@ -137,9 +166,10 @@ class Git:
         extra = dict(env or {})
         if self.index_file is not None:
             extra["GIT_INDEX_FILE"] = str(self.index_file)
+        config = SAFE_CONFIG if runs_no_filter(args) else self.config()
         proc = subprocess.run(
             self._argv(args), cwd=self._cwd(), capture_output=True, input=input_bytes,
-            env=_git_env(self.config(), extra), check=False,
+            env=_git_env(config, extra), check=False,
         )
         if check and proc.returncode != 0:
             where = self.work_tree or self.git_dir
@@ -226,8 +256,11 @@ def head_commit(repo_root: Path) -> str:
 
 def identity_env(git: Git) -> dict[str, str]:
     """Author and committer for commits baton makes, when the repository names none."""
-    name = git.run("config", "user.name", check=False).strip()
-    email = git.run("config", "user.email", check=False).strip()
+    listing = git.run_bytes("config", "-z", "--get-regexp", r"^user\.(name|email)$",
+                            check=False)
+    found = dict(entry.partition(b"\n")[::2] for entry in listing.split(b"\0") if entry)
+    name = found.get(b"user.name", b"").strip()
+    email = found.get(b"user.email", b"").strip()
     env: dict[str, str] = {}
     if not name:
         env.update(GIT_AUTHOR_NAME="baton", GIT_COMMITTER_NAME="baton")
@@ -263,9 +296,9 @@ class Worktree:
         """Git bound to the worktree, by its explicit git directory."""
         return Git(self.git_dir, self.path)
 
-    @property
+    @cached_property
     def base_tree(self) -> str:
-        """The tree of the base commit."""
+        """The tree of the base commit (a commit's tree never changes: read once)."""
         return self.git.run("rev-parse", f"{self.base_commit}^{{tree}}").strip()
 
     def tree(self) -> str:
@@ -402,28 +435,63 @@ def open_worktree(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
 # --- reading trees ---------------------------------------------------------------------
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _ids(*names: str) -> bool:
+    """True if every name is a full object id (a commit or tree, immutable), not a ref."""
+    return all(_OBJECT_ID.fullmatch(n) for n in names)
+
+
 def tree_diff(git: Git, base: str, tree: str) -> str:
-    """The patch from ``base`` to ``tree`` (trees or commits), as a reviewer reads it."""
+    """The patch from ``base`` to ``tree`` (trees or commits), as a reviewer reads it.
+
+    Between two object ids the patch never changes: it is computed once per process.
+    """
+    if _ids(base, tree):
+        return _tree_diff_of_ids(str(git.git_dir), base, tree)
+    return _tree_diff(git, base, tree)
+
+
+def _tree_diff(git: Git, base: str, tree: str) -> str:
     return git.run("diff-tree", "-p", "-r", "--no-color", "--no-ext-diff", "--no-textconv",
                    "--no-renames", base, tree, "--")
 
 
+@lru_cache(maxsize=128)
+def _tree_diff_of_ids(git_dir: str, base: str, tree: str) -> str:
+    return _tree_diff(Git(Path(git_dir)), base, tree)
+
+
 def tree_changes_in(git: Git, base: str, tree: str) -> list[FileChange]:
-    """Per-file status and line counts from ``base`` to ``tree``, names read exactly."""
+    """Per-file status and line counts from ``base`` to ``tree``, names read exactly
+    (computed once per process between two object ids)."""
+    if _ids(base, tree):
+        return list(_tree_changes_of_ids(str(git.git_dir), base, tree))
+    return list(_tree_changes(git, base, tree))
+
+
+@lru_cache(maxsize=128)
+def _tree_changes_of_ids(git_dir: str, base: str, tree: str) -> tuple[FileChange, ...]:
+    return _tree_changes(Git(Path(git_dir)), base, tree)
+
+
+def _tree_changes(git: Git, base: str, tree: str) -> tuple[FileChange, ...]:
     from baton.approvals import FileChange
 
-    status_out = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--name-status",
-                               base, tree, "--")
-    tokens = status_out.split(b"\0")
+    # One diff-tree gives both: the raw records (":old new oid oid STATUS\0path\0") first,
+    # then the numstat records ("added\tremoved\tpath\0").
+    out = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--raw", "--numstat",
+                        "--no-ext-diff", "--no-textconv", base, tree, "--")
+    tokens = out.split(b"\0")
     status: dict[str, str] = {}
-    for code, name in zip(tokens[0::2], tokens[1::2], strict=False):
-        if code:
-            letter = code.decode()[:1]
-            status[os.fsdecode(name)] = {"T": "M"}.get(letter, letter)
-    numstat = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--numstat",
-                            "--no-ext-diff", "--no-textconv", base, tree, "--")
+    at = 0
+    while at < len(tokens) and tokens[at].startswith(b":"):
+        letter = tokens[at].split()[-1].decode()[:1]
+        status[os.fsdecode(tokens[at + 1])] = {"T": "M"}.get(letter, letter)
+        at += 2
     changes = []
-    for record in numstat.split(b"\0"):
+    for record in tokens[at:]:
         if not record:
             continue
         added, removed, name = record.split(b"\t", 2)
@@ -433,7 +501,7 @@ def tree_changes_in(git: Git, base: str, tree: str) -> list[FileChange]:
             added=int(added) if added.isdigit() else 0,
             removed=int(removed) if removed.isdigit() else 0,
         ))
-    return changes
+    return tuple(changes)
 
 
 def tracked_files_in(git: Git) -> list[str]:

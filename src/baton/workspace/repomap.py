@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from pathlib import Path
 
 KEY_FILE_NAMES = ("README.md", "README.rst", "README", "pyproject.toml", "package.json",
@@ -18,6 +19,11 @@ KEY_FILE_NAMES = ("README.md", "README.rst", "README", "pyproject.toml", "packag
 BINARY_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".pdf", ".zip", ".gz", ".whl", ".so",
                    ".pyc", ".ico", ".woff", ".woff2", ".ttf", ".jar", ".bin"}
 MAX_OUTLINE_FILE_BYTES = 200_000
+
+# CPython 3.11's AST constructor keeps one recursion counter per interpreter: two threads
+# in ast.parse at once can trip "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905; seen with 32 runs in one process). Parsing is milliseconds.
+_PARSE_LOCK = threading.Lock()
 
 _PY_FALLBACK = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
 _JS = re.compile(
@@ -41,7 +47,8 @@ def definitions(path: Path, text: str) -> list[str]:
     """Every top-level definition in a source file, in order (``[]`` for other files)."""
     if path.suffix == ".py":
         try:
-            tree = ast.parse(text)
+            with _PARSE_LOCK:
+                tree = ast.parse(text)
         except (SyntaxError, ValueError):
             return list(dict.fromkeys(_PY_FALLBACK.findall(text)))
         return _python_definitions(tree)

@@ -1,0 +1,107 @@
+"""Shared pieces of the run benchmarks: the gateway in its own process, figures, rows."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import statistics
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from baton.demo import demo_script_path
+
+
+def demo_script(latency: float) -> dict[str, Any]:
+    """The demo's gateway script with every answer taking ``latency`` seconds."""
+    script = json.loads(demo_script_path().read_text())
+    for entries in script["models"].values():
+        for entry in entries:
+            entry["latency_s"] = latency
+    return script
+
+
+def _serve(script: dict[str, Any], ready: Any, stop: Any) -> None:
+    from baton.gateway.server import FakeGateway
+
+    with FakeGateway(script) as gateway:
+        ready.put(gateway.base_url)
+        stop.wait()
+
+
+@contextmanager
+def gateway_process(latency: float) -> Iterator[tuple[str, int]]:
+    """The fake gateway serving the demo script in a process of its own (its CPU time and
+    memory are not counted as baton's or the floor's); yields (base_url, pid)."""
+    context = multiprocessing.get_context("spawn")
+    ready, stop = context.Queue(), context.Event()
+    proc = context.Process(target=_serve, args=(demo_script(latency), ready, stop),
+                           daemon=True)
+    proc.start()
+    try:
+        yield ready.get(timeout=30), proc.pid or 0
+    finally:
+        stop.set()
+        proc.join(10)
+
+
+def user_config(folder: Path, base_url: str, max_concurrency: int | None = None
+                ) -> dict[str, str]:
+    """An environment whose user configuration points at ``base_url`` (with the endpoint's
+    ``max_concurrency`` raised when given: the default, 8, caps calls per process)."""
+    user = folder / "user.toml"
+    text = f'[endpoints.default]\nbase_url = "{base_url}"\n'
+    if max_concurrency is not None:
+        text += f"max_concurrency = {max_concurrency}\n"
+    user.write_text(text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BATON_"))}
+    env["BATON_CONFIG"] = str(user)
+    return env
+
+
+def spread(values: Sequence[float], fmt: str = "{:.3f}") -> str:
+    """Median with min-max, e.g. ``5.312 (5.290-5.401)``."""
+    return (fmt.format(statistics.median(values)) + " ("
+            + fmt.format(min(values)) + "-" + fmt.format(max(values)) + ")")
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+def tree_memory_mb(root: int, skip: set[int]) -> tuple[float, float]:
+    """Resident memory of ``root`` and its descendants (not those in ``skip``), in MB: the
+    sum of their RSS (shared pages counted in every process) and of their PSS (shared
+    pages divided among the processes sharing them)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    rss = pss = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid in skip:
+            continue
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return rss / 1024, pss / 1024

@@ -1,0 +1,221 @@
+"""Many runs at once in one process (issue 18, item 2): is baton the bottleneck?
+
+    .venv/bin/python benchmarks/bench_load.py [--runs 200] [--concurrency 32]
+        [--latency 1.0] [--rounds 1]
+
+Each round: ``--runs`` demo-shaped runs, ``--concurrency`` threads calling
+``baton.pipeline.start_run`` in this process, each on its own sample repository (the
+endpoint's ``max_concurrency`` set to ``--concurrency``: its default, 8, would queue the
+calls on purpose), the fake
+gateway (in a process of its own) answering every call after ``--latency`` seconds; then
+the fake gateway alone under the same concurrency (threads making the same number of plain
+``openai`` SDK calls, streamed), so its own limits are not blamed on baton; with
+``--floor``, as many floor runs (benchmarks/floor.py: the same work, no gate, no trace)
+at the same concurrency, a reference under the same load. Rounds alternate them.
+
+Prints, median (min-max) over the rounds, each beside its goal:
+
+- wall time vs max(latency ideal = sum of the runs' critical paths (their model calls at
+  the served latency + their commands' durations from the traces) / concurrency,
+  CPU seconds / cores); goal within 10%;
+- peak RSS of this process and its children (sampled every 0.5 s, summed; the gateway
+  excluded), goal < 600 MB; and the same summed as PSS (shared pages counted once);
+- model-call latency p50/p95/max as baton saw it (trace ``model.call`` ``latency_s``)
+  vs the served latency, and the same for the gateway alone.
+
+Not part of the test suite; the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from _common import gateway_process, percentile, spread, tree_memory_mb, user_config
+from floor import IMPLEMENTER, PLANNER, REVIEWER, TASK, floor_run
+
+from baton.demo import make_sample_repo
+
+WALL_GOAL = 1.10
+RSS_GOAL_MB = 600
+
+
+class _Peak:
+    """Samples the resident memory of this process tree (minus ``skip``) in the background."""
+
+    def __init__(self, skip: set[int]) -> None:
+        self.skip = skip
+        self.peak = self.peak_pss = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            rss, pss = tree_memory_mb(os.getpid(), self.skip)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
+
+    def __enter__(self) -> _Peak:
+        self.peak, self.peak_pss = tree_memory_mb(os.getpid(), self.skip)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _cpu() -> float:
+    return sum(u.ru_utime + u.ru_stime for u in
+               (resource.getrusage(resource.RUSAGE_SELF),
+                resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
+                gateway_pid: int, served: float) -> dict[str, Any]:
+    from baton.pipeline import start_run
+
+    repos = [make_sample_repo(base / f"r{i}") for i in range(runs)]
+    cpu, start = _cpu(), time.perf_counter()
+    with _Peak({gateway_pid}) as peak, ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(lambda repo: start_run(TASK, repo, environ=env), repos))
+    wall, cpu = time.perf_counter() - start, _cpu() - cpu
+    critical, latencies = [], []
+    for result in results:
+        if result.decision != "go":
+            raise SystemExit(f"run {result.run_id} ended {result.decision}: {result.reasons}")
+        events = [json.loads(line) for line in (result.run_dir / "trace.jsonl").open()]
+        calls = [e["latency_s"] for e in events if e["type"] == "model.call"]
+        commands = [e.get("duration_s") or 0.0 for e in events
+                    if e["type"] in ("command", "base.command")]
+        latencies += calls
+        critical.append(served * len(calls) + sum(commands))  # calls at the served latency
+    ideal = sum(critical) / threads
+    bound = max(ideal, cpu / (os.cpu_count() or 1))
+    return {"wall": wall, "cpu": cpu, "ideal": ideal, "bound": bound, "ratio": wall / bound,
+            "rss": peak.peak, "pss": peak.peak_pss, "latencies": latencies}
+
+
+def _floor_round(base: Path, url: str, runs: int, threads: int, gateway_pid: int
+                 ) -> dict[str, Any]:
+    """The same number of floor runs (benchmarks/floor.py) at the same concurrency."""
+    repos = [make_sample_repo(base / f"f{i}") for i in range(runs)]
+    cpu, start = _cpu(), time.perf_counter()
+    with _Peak({gateway_pid}) as peak, ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda repo: floor_run(url, repo), repos))
+    return {"wall": time.perf_counter() - start, "cpu": _cpu() - cpu, "rss": peak.peak}
+
+
+def _gateway_round(url: str, calls: int, threads: int) -> dict[str, Any]:
+    """The gateway alone: ``calls`` streamed SDK calls on ``threads`` threads, in sequences
+    of the demo's five (each sequence its own run id, so the script answers in order)."""
+    import openai
+
+    client = openai.OpenAI(base_url=url, api_key="no-key", max_retries=0)
+    models = [PLANNER, IMPLEMENTER, REVIEWER, IMPLEMENTER, REVIEWER]
+
+    def sequence(_: int) -> list[float]:
+        run = uuid.uuid4().hex
+        out = []
+        for model in models:
+            start = time.perf_counter()
+            stream = client.chat.completions.create(
+                model=model, max_tokens=4096, stream=True,
+                stream_options={"include_usage": True}, extra_headers={"X-Baton-Run": run},
+                messages=[{"role": "user", "content": TASK}])
+            "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+            out.append(time.perf_counter() - start)
+        return out
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        latencies = [x for seq in pool.map(sequence, range(-(-calls // 5))) for x in seq]
+    return {"wall": time.perf_counter() - start, "latencies": latencies}
+
+
+def _latency_line(name: str, rounds: list[list[float]], served: float) -> str:
+    parts = []
+    for label, pct in (("p50", 50), ("p95", 95), ("max", 100)):
+        values = [percentile(r, pct) for r in rounds]
+        parts.append(f"{label} {spread(values)}")
+    p95 = statistics.median(percentile(r, 95) for r in rounds)
+    return (f"  {name:34} " + "  ".join(parts)
+            + f"   p95 - served {1000 * (p95 - served):+.0f} ms (goal: a few ms)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per model call")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--floor", action="store_true",
+                        help="each round also runs as many floor runs (benchmarks/floor.py) "
+                             "at the same concurrency, as a reference under the same load")
+    args = parser.parse_args()
+    loads: list[dict[str, Any]] = []
+    alone: list[dict[str, Any]] = []
+    floors: list[dict[str, Any]] = []
+    with gateway_process(args.latency) as (url, gateway_pid):
+        for number in range(args.rounds):
+            with tempfile.TemporaryDirectory(prefix="baton-load-") as tmp:
+                env = user_config(Path(tmp), url, args.concurrency)
+                loads.append(_load_round(Path(tmp), env, args.runs, args.concurrency,
+                                         gateway_pid, args.latency))
+            alone.append(_gateway_round(url, len(loads[-1]["latencies"]), args.concurrency))
+            if args.floor:
+                with tempfile.TemporaryDirectory(prefix="baton-load-floor-") as tmp:
+                    floors.append(_floor_round(Path(tmp), url, args.runs, args.concurrency,
+                                               gateway_pid))
+            print(f"round {number + 1}: wall {loads[-1]['wall']:.2f} s, "
+                  f"ratio {loads[-1]['ratio']:.3f}, load average {os.getloadavg()[0]:.1f}",
+                  file=sys.stderr)
+    cores = os.cpu_count() or 1
+
+    def col(key: str) -> list[float]:
+        return [r[key] for r in loads]
+
+    ratio = statistics.median(col("ratio"))
+    rss = statistics.median(col("rss"))
+    print(f"{args.runs} runs at concurrency {args.concurrency} in one process, "
+          f"{args.latency:g} s per call, {cores} cores, {args.rounds} round(s); "
+          "median (min-max)")
+    print(f"  wall s                             {spread(col('wall'))}")
+    print(f"  latency ideal s (critical / {args.concurrency})    {spread(col('ideal'))}")
+    print(f"  CPU s (this process + children)    {spread(col('cpu'))}  "
+          f"(/ {cores} cores = {statistics.median(col('cpu')) / cores:.2f} s)")
+    print(f"  wall / max(ideal, CPU/cores)       {spread(col('ratio'))}   goal <= {WALL_GOAL} "
+          f"{'ok' if ratio <= WALL_GOAL else 'MISSED'}")
+    print(f"  peak RSS MB (process tree)         {spread(col('rss'), '{:.0f}')}   "
+          f"goal < {RSS_GOAL_MB} {'ok' if rss < RSS_GOAL_MB else 'MISSED'}")
+    print(f"  peak PSS MB (process tree)         {spread(col('pss'), '{:.0f}')}   "
+          "(shared pages counted once)")
+    if floors:
+        f_wall = [r["wall"] for r in floors]
+        per_round = [b["wall"] / f["wall"] for b, f in zip(loads, floors, strict=True)]
+        print(f"  floor runs, same concurrency: wall {spread(f_wall)}, CPU "
+              f"{spread([r['cpu'] for r in floors])}, peak RSS "
+              f"{spread([r['rss'] for r in floors], '{:.0f}')} MB; baton / floor wall "
+              f"{statistics.median(col('wall')) / statistics.median(f_wall):.3f} "
+              f"(per round {min(per_round):.3f}-{max(per_round):.3f})")
+    print("model-call latency s")
+    print(_latency_line("inside baton (trace latency_s)", col("latencies"), args.latency))
+    print(_latency_line("gateway alone (plain SDK calls)",
+                        [r["latencies"] for r in alone], args.latency))
+    print(f"  gateway alone: {len(alone[0]['latencies'])} calls on {args.concurrency} "
+          f"threads in {spread([r['wall'] for r in alone])} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
