@@ -31,7 +31,7 @@ from baton.llm.budget import check_prices_known
 from baton.llm.provider import missing_key_warning, resolve_api_key
 from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
 from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
-from baton.run_context import Progress, RunContext
+from baton.run_context import Progress, RunContext, warm_up
 from baton.runs.store import (
     check_run_home,
     find_repo_root,
@@ -122,6 +122,7 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     """Start a new run of ``task`` on the repository at ``repo``."""
     if not task.strip():
         raise UserError("the task is empty; describe the change you want in plain words")
+    warm_up()  # the SDK import and template compiling overlap the checks and git below
     environ, repo_root, config, policy, routes = gate.load_settings(
         repo, config_file=config_file, overrides=overrides, policy=policy, environ=environ)
     vendor_checks = check_routes(routes, config)
@@ -496,7 +497,7 @@ def diff_findings(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str
 
 def review_flags(ctx: RunContext, plan: Plan, *, last_packet: bool) -> list[str]:
     """What the reviewer is told beyond the diff: tampering signs and the plan contract."""
-    diff = ctx.worktree.full_diff()
+    diff = ctx.worktree.full_diff(ctx.worktree.reviewed_tree)  # pending_diff just made it
     contract = check_contract(plan, [f.path for f in parse_diff(diff)])
     if not last_packet:
         contract.untouched_files = []  # later packets have not run yet
@@ -531,7 +532,7 @@ def run_fix_round(ctx: RunContext, task: str, plan: Plan, number: int, count: in
     """One fix round: implement the failures away and get the fix reviewed (bounded)."""
     ctx.worktree.checkpoint()
     index = count + number
-    changed = [f.path for f in parse_diff(ctx.worktree.full_diff())]
+    changed = [f.path for f in parse_diff(ctx.worktree.full_diff(ctx.worktree.checkpoint_tree))]
     packet = PlanPacket(
         title=f"fix round {number}",
         goal="Make the failing verification commands pass by fixing the code; never delete, "

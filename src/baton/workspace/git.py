@@ -315,9 +315,15 @@ class Worktree:
         self.reviewed_tree = self.tree()
         return tree_diff(self.git, self._packet_tree or self.base_commit, self.reviewed_tree)
 
-    def full_diff(self) -> str:
-        """Every change since the base commit."""
-        return tree_diff(self.git, self.base_commit, self.tree())
+    @property
+    def checkpoint_tree(self) -> str | None:
+        """The tree the last :meth:`checkpoint` recorded."""
+        return self._packet_tree
+
+    def full_diff(self, tree: str | None = None) -> str:
+        """Every change since the base commit (to ``tree`` when the caller has just made
+        it, with nothing written since; else to the worktree's files now)."""
+        return tree_diff(self.git, self.base_commit, tree or self.tree())
 
     def changes(self) -> list[FileChange]:
         """Per-file status and line counts since the base commit."""

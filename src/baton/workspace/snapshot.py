@@ -180,19 +180,23 @@ def snapshot_diff(repo_root: Path, base: str, tree: str) -> str:
 
 @contextmanager
 def disposable_checkout(repo_root: Path, treeish: str, *,
-                        parent: Path | None = None, place: str = "temp") -> Iterator[Path]:
+                        parent: Path | None = None, place: str = "temp",
+                        entries_out: dict[str, TreeEntry] | None = None) -> Iterator[Path]:
     """A throwaway folder holding exactly the files of ``treeish``, with no ``.git``.
 
     The folder is made under ``parent`` if given, else where ``place`` says (see
     :func:`checkout_parent`: ``temp``, ``auto`` or a folder), outside the repository, so
     git run inside it cannot discover the repository either. Files are written byte for
     byte from git's objects: no filter, attribute or end-of-line conversion applies. The
-    folder is removed afterwards, whatever was written into it.
+    folder is removed afterwards, whatever was written into it. ``entries_out``, if given,
+    receives the tree's files, for :func:`drift_changes` to compare with afterwards.
     """
     git = _plumbing(repo_root)
     tree = resolve_tree(git, treeish)
     sizes: dict[str, int] = {}
     entries = _entries(git, tree, sizes)
+    if entries_out is not None:
+        entries_out.update(entries)
     if parent is None:
         parent = checkout_parent(place, sum(sizes.values()), Path(repo_root))
     holder = Path(tempfile.mkdtemp(prefix="baton-verify-", dir=parent))
@@ -408,15 +412,18 @@ def remove_folder(path: Path) -> None:
 # --- drift ---------------------------------------------------------------------------------
 
 
-def drift_changes(checkout: Path, repo_root: Path, tree: str) -> list[Drifted]:
+def drift_changes(checkout: Path, repo_root: Path, tree: str, *,
+                  entries: dict[str, TreeEntry] | None = None) -> list[Drifted]:
     """Every file a command added, changed or deleted in ``checkout`` against ``tree``.
 
     Contents are hashed as git hashes blobs (a command cannot hide a change by keeping
     size and modification time); the executable bit and symlinks count; empty folders
-    do not (git does not track them).
+    do not (git does not track them). ``entries`` are the tree's files when the caller
+    already has them (from :func:`disposable_checkout`), else they are read from git.
     """
-    git = _plumbing(repo_root)
-    entries = _entries(git, resolve_tree(git, tree))
+    if not entries:
+        git = _plumbing(repo_root)
+        entries = _entries(git, resolve_tree(git, tree))
     algo = "sha256" if any(len(e.oid) == 64 for e in entries.values()) else "sha1"
     gitlinks = {p for p, e in entries.items() if e.mode == _GITLINK}
     found: list[Drifted] = []

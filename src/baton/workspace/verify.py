@@ -26,6 +26,7 @@ from baton.workspace.snapshot import (
     MEMORY_FOLDER,
     Drifted,
     Snapshot,
+    TreeEntry,
     disposable_checkout,
     drift_changes,
     remove_folder,
@@ -157,6 +158,7 @@ class _Checkout:
         self.stage = stage
         self._stack = contextlib.ExitStack()
         self._path: Path | None = None
+        self._entries: dict[str, TreeEntry] = {}
 
     def __enter__(self) -> _Checkout:
         return self
@@ -169,21 +171,24 @@ class _Checkout:
 
     def path(self) -> Path:
         if self._path is None:
-            self._path = self._stack.enter_context(_checkout_of(self.ctx, self.snapshot))
+            self._path = self._stack.enter_context(
+                _checkout_of(self.ctx, self.snapshot, self._entries))
         return self._path
 
     def record_drift(self) -> None:
         """What the commands added, changed or deleted: evidence, never committed."""
         if self._path is None:
             return
-        drifted = drift_changes(self._path, self.ctx.repo_root, self.snapshot.tree)
+        drifted = drift_changes(self._path, self.ctx.repo_root, self.snapshot.tree,
+                                entries=self._entries)
         record_drift(self.ctx, drifted, self.stage)
 
 
 @contextlib.contextmanager
-def _checkout_of(ctx: RunContext, snapshot: Snapshot) -> Iterator[Path]:
-    with disposable_checkout(ctx.repo_root, snapshot.tree,
-                             place=ctx.config.checkout_dir) as folder:
+def _checkout_of(ctx: RunContext, snapshot: Snapshot,
+                 entries: dict[str, TreeEntry]) -> Iterator[Path]:
+    with disposable_checkout(ctx.repo_root, snapshot.tree, place=ctx.config.checkout_dir,
+                             entries_out=entries) as folder:
         ctx.write(CHECKOUT_FILE, str(folder.parent) + "\n")
         ctx.emit("verify.checkout", tree=snapshot.tree, commit=snapshot.commit)
         yield folder
