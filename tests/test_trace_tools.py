@@ -227,7 +227,7 @@ def test_the_same_trace_given_twice_counts_once(tmp_path):
 
 
 def test_record_offers_the_roles_of_the_workflow():
-    from baton.cli.trace import ROLE_CHOICES
+    from baton.cli.record import ROLE_CHOICES
     from baton.config import ROLES
 
     assert ROLE_CHOICES == ROLES

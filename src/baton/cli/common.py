@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import signal
 import sys
@@ -229,3 +230,59 @@ def maybe_ask(result: Any, repo: Path, as_json: bool, progress: Any, *,
         return resume_run(repo, result.run_id, progress=progress, config_file=config_file,
                           overrides=overrides)
     return result
+
+
+# -- shared parameter types and table cells ---------------------------------------------
+
+
+class _Amount(click.ParamType):
+    """A finite number of at least 0 (whole if ``whole``), with a message that says so."""
+
+    def __init__(self, whole: bool = False, minimum: int = 0) -> None:
+        self.whole, self.minimum = whole, minimum
+        self.name = "integer" if whole else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number: float = value
+        else:
+            try:
+                number = int(value) if self.whole else float(value)
+            except (TypeError, ValueError):
+                kind = "a whole number" if self.whole else "a number"
+                self.fail(f"{value!r} is not {kind}", param, ctx)
+        if not math.isfinite(number) or number < self.minimum:
+            self.fail(f"{value!r} must be a finite number of at least {self.minimum}",
+                      param, ctx)
+        return number
+
+
+COUNT, SECONDS_OR_USD, ORDINAL = _Amount(whole=True), _Amount(), _Amount(whole=True, minimum=1)
+
+
+def warn_all(messages: list[str]) -> None:
+    """Each message on stderr as a baton warning."""
+    for message in messages:
+        click.echo(f"baton: warning: {message}", err=True)
+
+
+def repo_root_of(repo: Path | None) -> Path:
+    """The repository ``--repo`` names, else the current one (a clear error if none)."""
+    from baton.runs.store import find_repo_root
+
+    return find_repo_root(repo or Path.cwd())
+
+
+def money(value: float | None, unknown: int = 0) -> str:
+    """Dollars for a table, with the count of calls of unknown cost."""
+    text = "-" if value is None else f"${value:.4f}"
+    return text + (f" (+{unknown} unknown)" if unknown else "")
+
+
+def seconds(value: float | None) -> str:
+    """A duration for a table: seconds, minutes or hours."""
+    if value is None:
+        return "-"
+    if value < 120:
+        return f"{value:.1f}s"
+    return f"{value / 60:.1f}m" if value < 7200 else f"{value / 3600:.1f}h"
