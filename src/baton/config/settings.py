@@ -1,12 +1,5 @@
-"""Configuration: typed models and the layered loader.
-
-Layers, in rising precedence: the repository's ``baton.toml`` or ``[tool.baton]`` in
-``pyproject.toml``; the user-level file; environment variables; flags (and ``--config``).
-Endpoints (where requests and keys go) may come only from the user level, the
-environment or flags: a cloned repository must not be able to send your key elsewhere.
-The other guards (prices, limits, sandbox, approval rules, evidence to a model) a
-repository may only tighten; see ``ownership.py`` and docs/configuration.md.
-"""
+"""The typed settings (pydantic models) and ``load_config``, which merges the layers of
+``layers.py`` and validates them; the package docstring says who may set what."""
 
 from __future__ import annotations
 
@@ -19,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from baton.config.layers import (
     REPO_FORBIDDEN,
-    ROLES,
     deep_merge,
     dotted,
     env_layer,
@@ -30,8 +22,6 @@ from baton.config.layers import (
 from baton.errors import ConfigError
 
 _read_toml = read_toml  # the old private name
-__all__ = ["REPO_FORBIDDEN", "ROLES", "deep_merge", "dotted", "env_layer", "read_toml",
-           "repo_layer", "user_config_path"]
 
 Role = Literal["planner", "implementer", "reviewer", "verifier"]
 
