@@ -120,9 +120,7 @@ def test_a_stale_checkout_is_removed_only_from_a_place_baton_uses(tmp_path):
 def test_resume_removes_a_crashed_runs_checkout_from_the_configured_folder(baton,
                                                                           sample_repo,
                                                                           tmp_path):
-    import time
-
-    from test_crash_resume import kill, start_baton
+    from test_crash_resume import kill_once_verifying
 
     folder = tmp_path / "verify-here"
     folder.mkdir()
@@ -132,12 +130,7 @@ def test_resume_removes_a_crashed_runs_checkout_from_the_configured_folder(baton
                    "verify_base = false\n" + "verify_commands = " + json.dumps(
                        [f"test -f {flag} || (touch {flag}; sleep 120)", UNITTEST]) + "\n")
     baton.serve(demo_script())
-    proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
-    deadline = time.monotonic() + 60
-    while not flag.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert flag.exists(), "verification never started"
-    kill(proc)
+    kill_once_verifying(baton, sample_repo, cfg, flag, TASK)
     (left,) = folder.iterdir()
     assert left.name.startswith("baton-verify-")
     (run_dir,) = (sample_repo / ".baton" / "runs").iterdir()

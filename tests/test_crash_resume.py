@@ -71,6 +71,16 @@ def start_baton(baton, repo: Path, *args: str) -> subprocess.Popen:
                             env=baton.env(), stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def kill_once_verifying(baton, repo: Path, cfg: Path, flag: Path, task: str) -> None:
+    """Start a run whose verify command touches ``flag`` and then sleeps; SIGKILL it there."""
+    proc = start_baton(baton, repo, "run", task, "--json", "--config", str(cfg))
+    deadline = time.monotonic() + 60
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "verification never started"
+    kill(proc)
+
+
 def kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)

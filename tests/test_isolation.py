@@ -15,7 +15,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -460,19 +459,14 @@ def test_approve_with_no_endpoint_records_nothing_and_a_run_is_answered_once(
 
 def test_a_checkout_left_by_a_crash_mid_verification_is_removed_on_resume(baton, sample_repo,
                                                                          tmp_path):
-    from test_crash_resume import kill, start_baton
+    from test_crash_resume import kill_once_verifying
 
     before = user_state(sample_repo)
     flag = tmp_path / "verification-started"
     cfg = config(tmp_path, "slow", f"test -f {flag} || (touch {flag}; sleep 120)", UNITTEST,
                  extra='sandbox = "none"\n')  # the flag is outside the checkout
     baton.serve(demo_script())
-    proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
-    deadline = time.monotonic() + 60
-    while not flag.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert flag.exists(), "verification never started"
-    kill(proc)
+    kill_once_verifying(baton, sample_repo, cfg, flag, TASK)
     (run_dir,) = (sample_repo / ".baton" / "runs").iterdir()
     left = Path((run_dir / "checkout.path").read_text().strip())
     assert left.name.startswith("baton-verify-") and left.is_dir()

@@ -290,7 +290,8 @@ class RunContext:
         if implausible:
             fields["usage_implausible"] = implausible
         worst = self._charge_without_usage(attempt.model, route, done, cost.usd, estimate,
-                                           low_in=low_in, low_out=low_out)
+                                           low_in=low_in, low_out=low_out,
+                                           implausible=implausible)
         if worst:
             charge = worst
             fields["budget_charge"] = charge
@@ -317,7 +318,8 @@ class RunContext:
 
     def _charge_without_usage(self, model: str, route: Route, done: Completion,
                               cost_usd: float | None, estimate: int, *,
-                              low_in: bool = False, low_out: bool = False
+                              low_in: bool = False, low_out: bool = False,
+                              implausible: list[str] | None = None
                               ) -> dict[str, Any] | None:
         """When the provider reported no usable usage, charge the budget the worst case.
 
@@ -340,10 +342,8 @@ class RunContext:
                     "cost_usd": estimated if cost_usd is None
                     else max(cost_usd, estimated or 0.0),
                     "reason": "the provider reported implausibly low usage ("
-                    + "; ".join(implausible_usage(done.input_tokens, done.cached_tokens,
-                                                  done.output_tokens, done.text,
-                                                  estimate)[2])
-                    + "): the budget is charged baton's own estimate"}
+                    + "; ".join(implausible or []) + "): the budget is charged baton's "
+                    "own estimate"}
         worst = price.cost(estimate, route.max_tokens) if price is not None else None
         return {"input_tokens": done.input_tokens if done.input_tokens is not None else estimate,
                 "output_tokens": done.output_tokens if done.output_tokens is not None
