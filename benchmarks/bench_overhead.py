@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import gateway_process, spread, user_config
+from _common import compile_baton, gateway_process, spread, user_config
 from floor import TASK, floor_run
 
 from baton.demo import make_sample_repo
@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--modes", default="cli,inproc",
                         help="cli (subprocesses), inproc (this process), or both")
     args = parser.parse_args()
+    compile_baton()
     modes = set(args.modes.split(","))
     baton = str(Path(sys.executable).with_name("baton"))
     base = Path(tempfile.mkdtemp(prefix="baton-overhead-"))

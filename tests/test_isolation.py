@@ -31,6 +31,7 @@ from conftest import (
 )
 from test_routing_budget import _high_risk_script
 
+from baton.demo import make_sample_repo
 from baton.gateway.server import FakeGateway
 from baton.workspace.sandbox import sandbox_available
 
@@ -359,6 +360,37 @@ def test_a_tracked_baton_folder_is_refused_everywhere(baton, sample_repo):
     assert gateway.requests() == []
     assert user_state(sample_repo) == before
     assert sorted(p.name for p in (sample_repo / ".baton").iterdir()) == ["runs"]
+
+
+@pytest.mark.parametrize("how", ["staged only", "committed, then removed from the index",
+                                 "staged in a repository with no commit yet"])
+def test_a_baton_folder_in_the_index_or_in_head_alone_is_refused(baton, tmp_path, how):
+    """One git process answers "tracked in the index or in HEAD"; each half is checked."""
+    if how.endswith("no commit yet"):
+        repo = tmp_path / "empty"
+        repo.mkdir()
+        git(repo, "init", "-q")
+    else:
+        repo = make_sample_repo(tmp_path / "repo")
+    folder = repo / ".baton" / "runs" / "20260101-000000-abcdef"
+    folder.mkdir(parents=True)
+    (folder / "workflow.json").write_text(json.dumps({"run_id": folder.name}))
+    git(repo, "add", "-f", ".baton")
+    if how.startswith("committed"):
+        git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "runs")
+        git(repo, "rm", "-q", "-r", "--cached", ".baton")
+        assert git(repo, "ls-files", ".baton") == ""
+    proc = baton("runs", "--repo", str(repo))
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "is tracked by git (.baton/runs/20260101-000000-abcdef/workflow.json)" in \
+        proc.stderr, proc.stderr
+
+
+def test_runs_lists_nothing_without_a_baton_folder_and_creates_none(baton, sample_repo):
+    proc = baton("runs", "--repo", str(sample_repo), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["runs"] == []
+    assert not (sample_repo / ".baton").exists()
 
 
 @pytest.mark.parametrize("link", [".baton", ".baton/runs", ".baton/worktrees"])

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import math
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,6 +59,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def stop_runs_on_sigterm() -> None:
     """From now on SIGTERM stops a run the way Ctrl-C does: recorded, named, resumable."""
+    import signal
+
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
 
@@ -103,6 +103,8 @@ def handle_errors(func: F) -> F:
 
 def print_json(data: Any) -> None:
     """Print one JSON document on stdout."""
+    import json
+
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 

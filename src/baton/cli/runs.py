@@ -13,11 +13,12 @@ from baton.errors import RunNotFound
 
 def runs_table(repo_root: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per run of the repository, newest first, and any warnings."""
-    from baton.runs.stats import run_overview
     from baton.runs.store import effective_state, list_runs, read_workflow
 
     rows, warnings = [], []
     for run_dir in list_runs(repo_root):
+        from baton.runs.stats import run_overview  # not needed when there are no runs
+
         try:
             wf = read_workflow(run_dir)
         except RunNotFound as exc:

@@ -12,10 +12,8 @@ and removing the cache folder is always safe.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,12 @@ from baton.config.layers import cache_dir, env_layer, user_config_path
 
 __all__ = ["policy_listing"]
 
-_FORMAT = 1
+_FORMAT = 2  # 2: keys are BLAKE2b-256 (was SHA-256)
+
+try:  # hashlib.blake2b itself; importing hashlib loads OpenSSL, a quick command's largest cost
+    from _blake2 import blake2b as _blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b as _blake2b
 
 
 def policy_listing(repo: Path, *, config_file: Path | None = None,
@@ -53,7 +56,7 @@ def policy_listing(repo: Path, *, config_file: Path | None = None,
 
 
 def _inputs_key(repo: Path, config_file: Path | None, env: dict[str, str]) -> str:
-    digest = hashlib.sha256(f"format {_FORMAT}\0".encode())
+    digest = _blake2b(f"format {_FORMAT}\0".encode(), digest_size=32)
     settings = Path(__file__).with_name("settings.py")
     for label, file in (("code", settings), ("layers", Path(__file__).with_name("layers.py")),
                         ("baton.toml", repo / "baton.toml"),
@@ -90,6 +93,8 @@ def _read(path: Path, key: str) -> dict[str, Any] | None:
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     """Write atomically; a cache that cannot be written is simply not there next time."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, scratch = tempfile.mkstemp(prefix=".policies-", dir=path.parent)

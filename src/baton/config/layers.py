@@ -8,7 +8,6 @@ typed models of ``settings.py``.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,8 @@ def cache_dir(environ: dict[str, str] | None = None) -> Path:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # not needed by a quick command whose answer is cached
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -5,21 +5,23 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baton.errors import RunNotFound, UserError
+
+if TYPE_CHECKING:
+    from baton.workspace.git import Git
 
 STATES = ("running", "awaiting_approval", "budget_exhausted", "done", "failed", "interrupted")
 
 
 def find_repo_root(path: Path) -> Path:
     """The top of the git work tree containing ``path``, or a clear error."""
-    from baton.workspace.git import locate_repo
+    from baton.workspace.discover import git_on_path, locate_repo, remember_repo
 
-    if shutil.which("git") is None:
+    if not git_on_path():
         raise UserError("git is not installed; baton needs git on PATH")
     if not path.is_dir():
         raise UserError(f"{path} is not a folder; pass --repo PATH of a git repository")
@@ -31,14 +33,14 @@ def find_repo_root(path: Path) -> Path:
     if ".baton" in repo.root.parts:
         raise UserError(f"{repo.root} is inside a .baton folder (one of baton's own "
                         "worktrees); run baton on the repository itself")
-    return repo.root
+    return remember_repo(repo).root
 
 
 def check_run_home(repo_root: Path) -> None:
     """Refuse a ``.baton`` that is not baton's own: tracked by git, a symlink, a file, or
     leading outside the repository. A run folder that came with a clone must not steer
     baton, and run folders and worktrees must not be written where a link points."""
-    from baton.workspace.git import repo_git, split_z
+    from baton.workspace.git import repo_git
 
     home = repo_root / ".baton"
     for path in (home, home / "runs", home / "worktrees"):
@@ -54,12 +56,7 @@ def check_run_home(repo_root: Path) -> None:
         if os.path.dirname(real) != os.path.realpath(repo_root):
             raise UserError(f"{home} leads outside the repository ({real}); remove it and "
                             "run again.")
-    git = repo_git(repo_root)
-    tracked = split_z(git.run_bytes("ls-files", "-z", "--cached", "--", ".baton"))
-    head = git.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
-    if head and not tracked:
-        tracked = split_z(git.run_bytes("ls-tree", "-r", "-z", "--name-only", head, "--",
-                                        ".baton"))
+    tracked = tracked_paths(repo_git(repo_root), ".baton")
     if tracked:
         raise UserError(
             f"{home} is tracked by git ({tracked[0]}{' and more' if len(tracked) > 1 else ''});"
@@ -67,6 +64,24 @@ def check_run_home(repo_root: Path) -> None:
             "refuses to use it. Remove it from git (`git rm -r --cached .baton`, then "
             "commit) and run again."
         )
+
+
+def tracked_paths(git: Git, path: str) -> list[str]:
+    """Paths under ``path`` that git tracks: in the index or in the HEAD commit (one git
+    process; three when HEAD has no commit yet or the short form fails)."""
+    from baton.workspace.git import split_z
+
+    try:
+        return split_z(git.run_bytes("ls-files", "-z", "--cached", "--with-tree=HEAD", "--",
+                                     path))
+    except UserError:  # no commit yet (or an odd HEAD): ask the index and HEAD one by one
+        pass
+    tracked = split_z(git.run_bytes("ls-files", "-z", "--cached", "--", path))
+    head = git.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
+    if head and not tracked:
+        tracked = split_z(git.run_bytes("ls-tree", "-r", "-z", "--name-only", head, "--",
+                                        path))
+    return tracked
 
 
 def runs_dir(repo_root: Path) -> Path:
@@ -82,7 +97,7 @@ def new_run_id() -> str:
 
 def exclude_from_git(repo_root: Path) -> None:
     """Add ``.baton/`` to ``.git/info/exclude`` once."""
-    from baton.workspace.git import repo_at
+    from baton.workspace.discover import repo_at
 
     exclude = repo_at(repo_root).common_dir / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
@@ -177,6 +192,8 @@ def write_workflow(run_dir: Path, data: dict[str, Any]) -> None:
 
 def list_runs(repo_root: Path) -> list[Path]:
     """Run folders of a repository, newest first."""
+    if not os.path.lexists(repo_root / ".baton"):
+        return []  # nothing to list (and nothing a clone could have brought to steer baton)
     check_run_home(repo_root)
     base = runs_dir(repo_root)
     if not base.is_dir():

@@ -3,7 +3,7 @@
 Every git command names its git directory (and work tree, when it needs one) explicitly:
 baton never lets git discover a repository through a ``.git`` file or folder inside a
 work tree, which a model's edit or a command could rewrite. The one discovery is of the
-user's own repository, from the path the user gave, in :func:`locate_repo`.
+user's own repository, from the path the user gave, in :mod:`baton.workspace.discover`.
 
 Git runs with the repository's helper programs switched off (hooks, fsmonitor, every
 filter driver whatever its name, pagers, external diff and textconv, signing), so a
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baton.errors import UserError
+from baton.workspace.discover import repo_at
 
 if TYPE_CHECKING:  # the approval rules load the (pydantic) config; `baton runs` needs neither
     from baton.approvals import FileChange
@@ -53,7 +54,7 @@ _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_
                       "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
 
 
-def _git_env(config: list[tuple[str, str]], extra: dict[str, str] | None = None
+def git_env(config: list[tuple[str, str]], extra: dict[str, str] | None = None
              ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
@@ -99,7 +100,8 @@ def filter_names(config_listing: bytes) -> list[str]:
 _OBJECTS_ONLY = frozenset({"rev-parse", "commit-tree", "update-ref", "diff-tree", "ls-tree",
                            "config", "for-each-ref", "show-ref", "mktree"})
 _CONVERTING_OPTIONS = ("--filters", "--textconv", "--path")
-_LS_FILES_NAMES_ONLY = frozenset({"-z", "--cached", "--others", "--exclude-standard", "--"})
+_LS_FILES_NAMES_ONLY = frozenset({"-z", "--cached", "--others", "--exclude-standard", "--",
+                                  "--with-tree=HEAD"})
 
 
 def runs_no_filter(args: tuple[str, ...] | list[str]) -> bool:
@@ -108,7 +110,7 @@ def runs_no_filter(args: tuple[str, ...] | list[str]) -> bool:
     Everything not known to work on objects alone is assumed to convert (``add``,
     ``status``, ``worktree``, ``reset``, ``diff``, ``hash-object``, ...); ``cat-file`` only
     without ``--filters``/``--textconv``; ``ls-files`` only listing names (``--cached``,
-    ``--others``, ``--exclude-standard``, ``-z``: no content is read).
+    ``--others``, ``--exclude-standard``, ``--with-tree=HEAD``, ``-z``: no content is read).
     """
     command = next((a for a in args if not a.startswith("-")), "")
     if command == "cat-file":
@@ -156,7 +158,7 @@ class Git:
         """The settings every command of this Git runs with (read fresh each time)."""
         listing = subprocess.run(
             self._argv(("config", "-z", "--get-regexp", r"^filter\.")), cwd=self._cwd(),
-            capture_output=True, env=_git_env(SAFE_CONFIG), check=False,
+            capture_output=True, env=git_env(SAFE_CONFIG), check=False,
         ).stdout
         return SAFE_CONFIG + _neutralised(filter_names(listing))
 
@@ -169,7 +171,7 @@ class Git:
         config = SAFE_CONFIG if runs_no_filter(args) else self.config()
         proc = subprocess.run(
             self._argv(args), cwd=self._cwd(), capture_output=True, input=input_bytes,
-            env=_git_env(config, extra), check=False,
+            env=git_env(config, extra), check=False,
         )
         if check and proc.returncode != 0:
             where = self.work_tree or self.git_dir
@@ -195,49 +197,6 @@ def split_z(data: bytes) -> list[str]:
 
 
 # --- the user's repository -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Repo:
-    """The user's repository: its work tree, its git directory and the shared one."""
-
-    root: Path
-    git_dir: Path
-    common_dir: Path
-
-    def git(self, *, work_tree: bool = True) -> Git:
-        """Git on this repository, with its work tree or plumbing only."""
-        return Git(self.git_dir, self.root if work_tree else None)
-
-    def plumbing(self) -> Git:
-        """Git on the shared git directory (objects and refs), no work tree."""
-        return Git(self.common_dir)
-
-
-def locate_repo(path: Path) -> Repo | None:
-    """The repository whose work tree contains ``path`` (the user's own path), or None.
-
-    This is baton's only repository discovery; everything later names the directories it
-    found here.
-    """
-    proc = subprocess.run(
-        ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
-         "--git-common-dir"], cwd=path, capture_output=True, env=_git_env(SAFE_CONFIG),
-        check=False,
-    )
-    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
-    if proc.returncode != 0 or len(lines) != 3 or not lines[0]:
-        return None
-    return Repo(Path(lines[0]), Path(lines[1]), Path(lines[2]))
-
-
-@lru_cache(maxsize=256)
-def repo_at(root: Path) -> Repo:
-    """The repository at work-tree root ``root`` (looked up once per process)."""
-    repo = locate_repo(root)
-    if repo is None:
-        raise UserError(f"{root} is not a git repository; pass --repo PATH or run `git init`")
-    return repo
 
 
 def repo_git(root: Path) -> Git:

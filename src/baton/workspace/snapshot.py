@@ -26,15 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from baton.errors import UserError
-from baton.workspace.git import (
-    Git,
-    Worktree,
-    identity_env,
-    locate_repo,
-    repo_at,
-    tree_changes_in,
-    tree_diff,
-)
+from baton.workspace.discover import locate_repo, repo_at
+from baton.workspace.git import Git, Worktree, identity_env, tree_changes_in, tree_diff
 
 __all__ = ["Drifted", "Snapshot", "TreeEntry", "checkout_parent", "disposable_checkout",
            "drift", "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
