@@ -127,21 +127,24 @@ def clean(repo_root: Path, *, dry_run: bool = False, include_unfinished: bool = 
     items = plan_clean(repo_root, include_unfinished=include_unfinished,
                        keep_run_folders=keep_run_folders)
     if not dry_run:
+        from baton.workspace.git import repo_at, worktrees_locked
+
         git = _git(repo_root)
-        for item in items:
-            for what in item.remove:
-                kind, _, target = what.partition(" ")
-                if kind == "worktree":
-                    git.run("worktree", "remove", "--force", target, check=False)
-                    if Path(target).exists():
-                        shutil.rmtree(target, ignore_errors=True)
-                elif kind == "branch":
-                    git.run("worktree", "prune", check=False)
-                    try:
-                        git.run("branch", "-D", target)
-                    except UserError as exc:
-                        item.errors.append(f"could not delete {target}: {exc}")
-                else:  # "run folder PATH"
-                    shutil.rmtree(target.removeprefix("folder "), ignore_errors=True)
-        git.run("worktree", "prune", check=False)
+        with worktrees_locked(repo_at(repo_root).common_dir):
+            for item in items:
+                for what in item.remove:
+                    kind, _, target = what.partition(" ")
+                    if kind == "worktree":
+                        git.run("worktree", "remove", "--force", target, check=False)
+                        if Path(target).exists():
+                            shutil.rmtree(target, ignore_errors=True)
+                    elif kind == "branch":
+                        git.run("worktree", "prune", check=False)
+                        try:
+                            git.run("branch", "-D", target)
+                        except UserError as exc:
+                            item.errors.append(f"could not delete {target}: {exc}")
+                    else:  # "run folder PATH"
+                        shutil.rmtree(target.removeprefix("folder "), ignore_errors=True)
+            git.run("worktree", "prune", check=False)
     return CleanReport(str(repo_root), dry_run, items)

@@ -18,6 +18,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -335,11 +337,28 @@ class Worktree:
 
     def remove(self) -> None:
         """Remove the worktree folder and its git directory; the branch stays."""
-        Git(self.common_dir).run_bytes("worktree", "remove", "--force", "--force",
-                                       str(self.path), check=False)
+        with worktrees_locked(self.common_dir):
+            Git(self.common_dir).run_bytes("worktree", "remove", "--force", "--force",
+                                           str(self.path), check=False)
         if self.path.exists() or self.git_dir.exists():
             shutil.rmtree(self.path, ignore_errors=True)
             shutil.rmtree(self.git_dir, ignore_errors=True)
+
+
+@contextmanager
+def worktrees_locked(common_dir: Path) -> Iterator[None]:
+    """Hold the repository's lock for adding, removing and pruning worktrees.
+
+    git reads every worktree's files when it adds or removes one, and fails on one that
+    another process is creating or deleting at that moment ("failed to read .../commondir").
+    Runs starting at once in one repository (threads or processes) take turns for these
+    few milliseconds; nothing else waits for it.
+    """
+    import fcntl
+
+    with open(common_dir / "baton-worktrees-lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _admin_dir(common: Path, path: Path) -> Path:
@@ -370,8 +389,9 @@ def create_worktree(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
     repo = repo_at(repo_root)
     path = repo_root / ".baton" / "worktrees" / run_id
     path.parent.mkdir(parents=True, exist_ok=True)
-    Git(repo.common_dir).run("worktree", "add", "-q", "-b", f"baton/{run_id}", str(path),
-                             base_commit)
+    with worktrees_locked(repo.common_dir):
+        Git(repo.common_dir).run("worktree", "add", "-q", "-b", f"baton/{run_id}", str(path),
+                                 base_commit)
     return _worktree_at(repo_root, run_id, base_commit)
 
 
@@ -385,15 +405,17 @@ def open_worktree(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
         return _worktree_at(repo_root, run_id, base_commit)
     except UserError:
         pass
-    git.run("worktree", "prune")
-    if path.exists():
-        shutil.rmtree(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    exists = git.run("rev-parse", "--verify", "-q", f"refs/heads/{branch}", check=False).strip()
-    if exists:
-        git.run("worktree", "add", "-q", str(path), branch)
-    else:
-        git.run("worktree", "add", "-q", "-b", branch, str(path), base_commit)
+    with worktrees_locked(repo.common_dir):
+        git.run("worktree", "prune")
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        exists = git.run("rev-parse", "--verify", "-q", f"refs/heads/{branch}",
+                         check=False).strip()
+        if exists:
+            git.run("worktree", "add", "-q", str(path), branch)
+        else:
+            git.run("worktree", "add", "-q", "-b", branch, str(path), base_commit)
     return _worktree_at(repo_root, run_id, base_commit)
 
 
