@@ -76,9 +76,23 @@ class _Peak:
 
 
 def _cpu() -> float:
-    return sum(u.ru_utime + u.ru_stime for u in
-               (resource.getrusage(resource.RUSAGE_SELF),
-                resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return _self_cpu() + _children_cpu()
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
@@ -86,10 +100,12 @@ def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
     from baton.pipeline import start_run
 
     repos = [make_sample_repo(base / f"r{i}") for i in range(runs)]
+    own, gateway = _self_cpu(), _process_cpu(gateway_pid)
     cpu, start = _cpu(), time.perf_counter()
     with _Peak({gateway_pid}) as peak, ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(lambda repo: start_run(TASK, repo, environ=env), repos))
     wall, cpu = time.perf_counter() - start, _cpu() - cpu
+    own, gateway = _self_cpu() - own, _process_cpu(gateway_pid) - gateway
     critical, latencies = [], []
     for result in results:
         if result.decision != "go":
@@ -103,17 +119,20 @@ def _load_round(base: Path, env: dict[str, str], runs: int, threads: int,
     ideal = sum(critical) / threads
     bound = max(ideal, cpu / (os.cpu_count() or 1))
     return {"wall": wall, "cpu": cpu, "ideal": ideal, "bound": bound, "ratio": wall / bound,
-            "rss": peak.peak, "pss": peak.peak_pss, "latencies": latencies}
+            "rss": peak.peak, "pss": peak.peak_pss, "latencies": latencies, "own": own,
+            "gateway": gateway}
 
 
 def _floor_round(base: Path, url: str, runs: int, threads: int, gateway_pid: int
                  ) -> dict[str, Any]:
     """The same number of floor runs (benchmarks/floor.py) at the same concurrency."""
     repos = [make_sample_repo(base / f"f{i}") for i in range(runs)]
+    own, gateway = _self_cpu(), _process_cpu(gateway_pid)
     cpu, start = _cpu(), time.perf_counter()
     with _Peak({gateway_pid}) as peak, ThreadPoolExecutor(threads) as pool:
         list(pool.map(lambda repo: floor_run(url, repo), repos))
-    return {"wall": time.perf_counter() - start, "cpu": _cpu() - cpu, "rss": peak.peak}
+    return {"wall": time.perf_counter() - start, "cpu": _cpu() - cpu, "rss": peak.peak,
+            "own": _self_cpu() - own, "gateway": _process_cpu(gateway_pid) - gateway}
 
 
 def _gateway_round(url: str, calls: int, threads: int) -> dict[str, Any]:
@@ -129,11 +148,12 @@ def _gateway_round(url: str, calls: int, threads: int) -> dict[str, Any]:
         out = []
         for model in models:
             start = time.perf_counter()
-            stream = client.chat.completions.create(
+            stream = client.chat.completions.with_raw_response.create(
                 model=model, max_tokens=4096, stream=True,
                 stream_options={"include_usage": True}, extra_headers={"X-Baton-Run": run},
-                messages=[{"role": "user", "content": TASK}])
-            "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+                messages=[{"role": "user", "content": TASK}]).parse(to=openai.Stream[object])
+            "".join(c["choices"][0]["delta"].get("content") or "" for c in stream
+                    if c["choices"])  # read as baton reads a stream
             out.append(time.perf_counter() - start)
         return out
 
@@ -194,6 +214,10 @@ def main() -> int:
     print(f"  latency ideal s (critical / {args.concurrency})    {spread(col('ideal'))}")
     print(f"  CPU s (this process + children)    {spread(col('cpu'))}  "
           f"(/ {cores} cores = {statistics.median(col('cpu')) / cores:.2f} s)")
+    print(f"    of which this process            {spread(col('own'))}  "
+          "(its Python runs on one core at a time)")
+    print(f"  CPU s of the gateway (own process) {spread(col('gateway'))}  "
+          "(not counted above; it shares the cores)")
     print(f"  wall / max(ideal, CPU/cores)       {spread(col('ratio'))}   goal <= {WALL_GOAL} "
           f"{'ok' if ratio <= WALL_GOAL else 'MISSED'}")
     print(f"  peak RSS MB (process tree)         {spread(col('rss'), '{:.0f}')}   "
@@ -204,7 +228,9 @@ def main() -> int:
         f_wall = [r["wall"] for r in floors]
         per_round = [b["wall"] / f["wall"] for b, f in zip(loads, floors, strict=True)]
         print(f"  floor runs, same concurrency: wall {spread(f_wall)}, CPU "
-              f"{spread([r['cpu'] for r in floors])}, peak RSS "
+              f"{spread([r['cpu'] for r in floors])} (this process "
+              f"{spread([r['own'] for r in floors])}, gateway "
+              f"{spread([r['gateway'] for r in floors])}), peak RSS "
               f"{spread([r['rss'] for r in floors], '{:.0f}')} MB; baton / floor wall "
               f"{statistics.median(col('wall')) / statistics.median(f_wall):.3f} "
               f"(per round {min(per_round):.3f}-{max(per_round):.3f})")
