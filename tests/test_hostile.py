@@ -64,9 +64,9 @@ def files_containing(root: Path, needle: str, skip: tuple[str, ...] = ()) -> lis
 
 
 # What a run legitimately adds to the repository's git directory: the run's branch and
-# worktree, new objects, and the exclusion of .baton/.
+# worktree, new objects, the exclusion of .baton/ and the (empty) lock file for worktrees.
 BATONS_OWN_GIT_FILES = ("objects/", "worktrees/", "refs/heads/baton/", "logs/refs/heads/baton/",
-                        "info/exclude")
+                        "info/exclude", "baton-worktrees-lock")
 
 
 def create_block(path: str) -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from baton.errors import UserError
 from baton.workspace.discover import repo_at
+from baton.workspace.gitconfig import SettingsCache
 
 if TYPE_CHECKING:  # the approval rules load the (pydantic) config; `baton runs` needs neither
     from baton.approvals import FileChange
@@ -131,14 +132,17 @@ def _neutralised(names: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+_SETTINGS = SettingsCache()
+
+
 class Git:
     """Git on one explicit git directory (and work tree), helper programs disabled.
 
     ``git_dir`` is a repository's git directory (or a linked worktree's own one under
     ``<common>/worktrees/``); ``work_tree`` is given to commands that read or write files.
     The filter drivers to neutralise are read from the configuration before every command
-    that could run one (see :func:`runs_no_filter`), so one defined while a run goes on is
-    neutralised too.
+    that could run one (see :func:`runs_no_filter`; the read is skipped while no
+    configuration file changed), so one defined while a run goes on is neutralised too.
     """
 
     def __init__(self, git_dir: Path, work_tree: Path | None = None, *,
@@ -157,7 +161,11 @@ class Git:
         return self.work_tree if self.work_tree is not None else self.git_dir
 
     def config(self) -> list[tuple[str, str]]:
-        """The settings every command of this Git runs with (read fresh each time)."""
+        """The settings every command of this Git runs with: read afresh unless no
+        configuration file changed since the last read (see workspace/gitconfig.py)."""
+        return _SETTINGS.get(self.git_dir, self._read_config)
+
+    def _read_config(self) -> list[tuple[str, str]]:
         listing = subprocess.run(
             self._argv(("config", "-z", "--get-regexp", r"^filter\.")), cwd=self._cwd(),
             capture_output=True, env=git_env(SAFE_CONFIG), check=False,
