@@ -7,12 +7,9 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from baton.errors import RunNotFound, UserError
-
-if TYPE_CHECKING:
-    from baton.workspace.git import Git
 
 STATES = ("running", "awaiting_approval", "budget_exhausted", "done", "failed", "interrupted")
 
@@ -40,7 +37,7 @@ def check_run_home(repo_root: Path) -> None:
     """Refuse a ``.baton`` that is not baton's own: tracked by git, a symlink, a file, or
     leading outside the repository. A run folder that came with a clone must not steer
     baton, and run folders and worktrees must not be written where a link points."""
-    from baton.workspace.git import repo_git
+    from baton.workspace.git import repo_git, tracked_paths
 
     home = repo_root / ".baton"
     for path in (home, home / "runs", home / "worktrees"):
@@ -64,24 +61,6 @@ def check_run_home(repo_root: Path) -> None:
             "refuses to use it. Remove it from git (`git rm -r --cached .baton`, then "
             "commit) and run again."
         )
-
-
-def tracked_paths(git: Git, path: str) -> list[str]:
-    """Paths under ``path`` that git tracks: in the index or in the HEAD commit (one git
-    process; three when HEAD has no commit yet or the short form fails)."""
-    from baton.workspace.git import split_z
-
-    try:
-        return split_z(git.run_bytes("ls-files", "-z", "--cached", "--with-tree=HEAD", "--",
-                                     path))
-    except UserError:  # no commit yet (or an odd HEAD): ask the index and HEAD one by one
-        pass
-    tracked = split_z(git.run_bytes("ls-files", "-z", "--cached", "--", path))
-    head = git.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
-    if head and not tracked:
-        tracked = split_z(git.run_bytes("ls-tree", "-r", "-z", "--name-only", head, "--",
-                                        path))
-    return tracked
 
 
 def runs_dir(repo_root: Path) -> Path:

@@ -205,5 +205,5 @@ def repo_at(root: Path) -> Repo:
         if found is None:
             raise UserError(f"{root} is not a git repository; pass --repo PATH or run "
                             "`git init`")
-        repo = _REPOS[root] = found
+        repo = remember_repo(found)
     return repo

@@ -58,7 +58,7 @@ _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_
 
 
 def git_env(config: list[tuple[str, str]], extra: dict[str, str] | None = None
-             ) -> dict[str, str]:
+            ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
         GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", PAGER="cat", GIT_EDITOR="true",
@@ -503,6 +503,22 @@ def tracked_files_in(git: Git) -> list[str]:
     """Files of a work tree git would track (tracked and untracked, not ignored)."""
     out = git.run_bytes("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     return sorted(set(split_z(out)))
+
+
+def tracked_paths(git: Git, path: str) -> list[str]:
+    """Paths under ``path`` that git tracks: in the index or in the HEAD commit (one git
+    process; three when HEAD has no commit yet or the short form fails)."""
+    try:
+        return split_z(git.run_bytes("ls-files", "-z", "--cached", "--with-tree=HEAD", "--",
+                                     path))
+    except UserError:  # no commit yet (or an odd HEAD): ask the index and HEAD one by one
+        pass
+    tracked = split_z(git.run_bytes("ls-files", "-z", "--cached", "--", path))
+    head = git.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
+    if head and not tracked:
+        tracked = split_z(git.run_bytes("ls-tree", "-r", "-z", "--name-only", head, "--",
+                                        path))
+    return tracked
 
 
 def tracked_files(root: Path) -> list[str]:
