@@ -117,3 +117,36 @@ def test_a_file_that_cannot_be_examined_is_no_identity(tmp_path):
     assert identity([str(tmp_path / "absent")], time.time()) == ((str(tmp_path / "absent"),),)
     (tmp_path / "file").write_text("")
     assert identity([str(tmp_path / "file" / "config")], time.time()) is None
+
+
+def _linked_worktree(repo: Path, where: Path) -> Path:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+                    "--allow-empty", "-m", "x"], cwd=repo, check=True)
+    subprocess.run(["git", "worktree", "add", "-q", str(where)], cwd=repo, check=True)
+    return repo / ".git" / "worktrees" / where.name
+
+
+def test_a_linked_worktree_shares_its_repositorys_read_while_no_worktree_config(repo, tmp_path):
+    clock, reads = Clock(), Reads()
+    cache = SettingsCache(clock)
+    admin = _linked_worktree(repo, tmp_path / "wt")
+    clock.settle()
+    assert cache.get(repo / ".git", reads) == [("filter.x.clean", "read 1")]
+    assert cache.get(admin, reads) == [("filter.x.clean", "read 1")]  # the same files
+    assert reads.count == 1
+
+
+@pytest.mark.parametrize("own", ["repository", "worktree"])
+def test_a_config_worktree_file_keeps_the_reads_apart(repo, tmp_path, own):
+    clock, reads = Clock(), Reads()
+    cache = SettingsCache(clock)
+    admin = _linked_worktree(repo, tmp_path / "wt")
+    folder = repo / ".git" if own == "repository" else admin
+    (folder / "config.worktree").write_text('[filter "w"]\n\tclean = cat\n')
+    clock.settle()
+    cache.get(repo / ".git", reads)
+    cache.get(admin, reads)  # git reads a config.worktree for its own worktree only
+    assert reads.count == 2
+    cache.get(repo / ".git", reads)
+    cache.get(admin, reads)
+    assert reads.count == 2

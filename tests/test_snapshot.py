@@ -98,6 +98,26 @@ def test_freeze_of_a_run_worktree(repo):
     assert git(repo, "rev-parse", "refs/heads/baton/run-1").strip() == snap.commit
 
 
+def test_a_snapshot_commit_names_the_configured_author_or_baton(repo, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no user configuration at all
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                 "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    worktree = create_worktree(repo, "run-1", base)
+    (worktree.path / "a.py").write_text("print(4)\n")
+    snap = freeze(worktree, "no identity")
+    assert git(repo, "log", "-1", "--format=%an <%ae> / %cn <%ce>", snap.commit).strip() \
+        == "baton <baton@localhost> / baton <baton@localhost>"
+    git(repo, "config", "user.name", "Ada")  # read again: the configuration changed
+    (worktree.path / "a.py").write_text("print(5)\n")
+    snap = freeze(worktree, "a name")
+    assert git(repo, "log", "-1", "--format=%an <%ae>", snap.commit).strip() \
+        == "Ada <baton@localhost>"
+
+
 def test_tree_changes_reads_every_name_exactly(repo):
     base = git(repo, "rev-parse", "HEAD").strip()
     for name in ODD_NAMES:

@@ -402,8 +402,12 @@ def _check_protected(ctx: RunContext, changes: list) -> None:
 
 def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
                count: int) -> list[Verdict]:
-    """Implement and review one packet in bounded rounds; raise _NoGo unless approved."""
-    ctx.worktree.checkpoint()
+    """Implement and review one packet in bounded rounds; raise _NoGo unless approved.
+
+    The reviewer of a later packet sees the changes since the packet before; the first
+    packet's reviewer, everything since the base commit."""
+    if index > 1:
+        ctx.worktree.checkpoint()
     label = f"packet {index}/{count} ({packet.title})"
     ctx.emit("packet.start", key=f"packet.start/p{index}", packet=index, title=packet.title)
     fixes: list[str] = []

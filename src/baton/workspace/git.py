@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from baton.errors import UserError
 from baton.workspace.discover import repo_at
@@ -132,7 +132,17 @@ def _neutralised(names: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-_SETTINGS = SettingsCache()
+class Settings(NamedTuple):
+    """What baton reads from a repository's configuration."""
+
+    config: tuple[tuple[str, str], ...]
+    """What a command that could run a filter is given: SAFE_CONFIG, every filter off."""
+    identity: tuple[tuple[str, str], ...]
+    """Author and committer variables for baton's commits where the configuration names
+    no ``user.name`` or ``user.email``."""
+
+
+_SETTINGS: SettingsCache[Settings] = SettingsCache()
 
 
 class Git:
@@ -163,14 +173,19 @@ class Git:
     def config(self) -> list[tuple[str, str]]:
         """The settings every command of this Git runs with: read afresh unless no
         configuration file changed since the last read (see workspace/gitconfig.py)."""
-        return _SETTINGS.get(self.git_dir, self._read_config)
+        return list(self.settings().config)
 
-    def _read_config(self) -> list[tuple[str, str]]:
+    def settings(self) -> Settings:
+        """What baton needs from the configuration (one read, kept as :meth:`config` says)."""
+        return _SETTINGS.get(self.git_dir, self._read_settings)
+
+    def _read_settings(self) -> Settings:
         listing = subprocess.run(
-            self._argv(("config", "-z", "--get-regexp", r"^filter\.")), cwd=self._cwd(),
-            capture_output=True, env=git_env(SAFE_CONFIG), check=False,
+            self._argv(("config", "-z", "--get-regexp", r"^(filter\.|user\.(name|email)$)")),
+            cwd=self._cwd(), capture_output=True, env=git_env(SAFE_CONFIG), check=False,
         ).stdout
-        return SAFE_CONFIG + _neutralised(filter_names(listing))
+        return Settings(tuple(SAFE_CONFIG + _neutralised(filter_names(listing))),
+                        _identity(listing))
 
     def run_bytes(self, *args: str, check: bool = True, input_bytes: bytes | None = None,
                   env: dict[str, str] | None = None) -> bytes:
@@ -225,17 +240,19 @@ def head_commit(repo_root: Path) -> str:
 
 def identity_env(git: Git) -> dict[str, str]:
     """Author and committer for commits baton makes, when the repository names none."""
-    listing = git.run_bytes("config", "-z", "--get-regexp", r"^user\.(name|email)$",
-                            check=False)
-    found = dict(entry.partition(b"\n")[::2] for entry in listing.split(b"\0") if entry)
-    name = found.get(b"user.name", b"").strip()
-    email = found.get(b"user.email", b"").strip()
-    env: dict[str, str] = {}
-    if not name:
-        env.update(GIT_AUTHOR_NAME="baton", GIT_COMMITTER_NAME="baton")
-    if not email:
-        env.update(GIT_AUTHOR_EMAIL="baton@localhost", GIT_COMMITTER_EMAIL="baton@localhost")
-    return env
+    return dict(git.settings().identity)
+
+
+def _identity(config_listing: bytes) -> tuple[tuple[str, str], ...]:
+    found = {key: value for key, _, value in
+             (entry.partition(b"\n") for entry in config_listing.split(b"\0") if entry)}
+    env: list[tuple[str, str]] = []
+    if not found.get(b"user.name", b"").strip():
+        env += [("GIT_AUTHOR_NAME", "baton"), ("GIT_COMMITTER_NAME", "baton")]
+    if not found.get(b"user.email", b"").strip():
+        env += [("GIT_AUTHOR_EMAIL", "baton@localhost"),
+                ("GIT_COMMITTER_EMAIL", "baton@localhost")]
+    return tuple(env)
 
 
 # --- the run's worktree ----------------------------------------------------------------
@@ -266,14 +283,22 @@ class Worktree:
         return Git(self.git_dir, self.path)
 
     @cached_property
+    def objects(self) -> Git:
+        """Git on the shared git directory: for reading objects, which every worktree of
+        the repository shares (so a patch between two ids is computed once for all)."""
+        return Git(self.common_dir)
+
+    @cached_property
     def base_tree(self) -> str:
         """The tree of the base commit (a commit's tree never changes: read once)."""
-        return self.git.run("rev-parse", f"{self.base_commit}^{{tree}}").strip()
+        return resolve_tree(self.objects, self.base_commit)
 
     def tree(self) -> str:
         """The tree of the worktree's files now (everything staged, ignored files not)."""
         self.git.run("add", "-A")
-        return self.git.run("write-tree").strip()
+        tree = self.git.run("write-tree").strip()
+        remember_tree(self.common_dir, tree, tree)
+        return tree
 
     def checkpoint(self) -> None:
         """Remember the current tree: the next ``pending_diff`` shows only later changes."""
@@ -282,7 +307,8 @@ class Worktree:
     def pending_diff(self) -> str:
         """Changes since the last checkpoint (or the base), new files included."""
         self.reviewed_tree = self.tree()
-        return tree_diff(self.git, self._packet_tree or self.base_commit, self.reviewed_tree)
+        return tree_diff(self.objects, self._packet_tree or self.base_commit,
+                         self.reviewed_tree)
 
     @property
     def checkpoint_tree(self) -> str | None:
@@ -292,11 +318,11 @@ class Worktree:
     def full_diff(self, tree: str | None = None) -> str:
         """Every change since the base commit (to ``tree`` when the caller has just made
         it, with nothing written since; else to the worktree's files now)."""
-        return tree_diff(self.git, self.base_commit, tree or self.tree())
+        return tree_diff(self.objects, self.base_commit, tree or self.tree())
 
     def changes(self) -> list[FileChange]:
         """Per-file status and line counts since the base commit."""
-        return tree_changes_in(self.git, self.base_commit, self.tree())
+        return tree_changes_in(self.objects, self.base_commit, self.tree())
 
     def files(self) -> list[str]:
         """Files in the worktree that git would track (tracked and untracked, not ignored)."""
@@ -428,6 +454,33 @@ def open_worktree(repo_root: Path, run_id: str, base_commit: str) -> Worktree:
 
 
 # --- reading trees ---------------------------------------------------------------------
+
+
+# Object names this process has resolved to trees (or trees it wrote), per object store:
+# the tree of a commit or tree id never changes. Failures are never kept.
+_TREES: dict[tuple[str, str], str] = {}
+_TREES_MAX = 1024
+
+
+def remember_tree(store: Path, name: str, tree: str) -> None:
+    """Note that the object ``name`` (a full id) in ``store`` (a common git directory)
+    has the tree ``tree``."""
+    if _ids(name, tree):
+        if len(_TREES) >= _TREES_MAX:
+            _TREES.clear()
+        _TREES[(str(store), name)] = _TREES[(str(store), tree)] = tree
+
+
+def resolve_tree(git: Git, treeish: str) -> str:
+    """The tree id of a commit or tree name, or a clear error (an id once per process)."""
+    known = _TREES.get((str(git.git_dir), treeish))
+    if known is not None:
+        return known
+    out = git.run("rev-parse", "--verify", "-q", f"{treeish}^{{tree}}", check=False).strip()
+    if not out:
+        raise UserError(f"{treeish!r} names no commit or tree in this repository")
+    remember_tree(git.git_dir, treeish, out)
+    return out
 
 
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

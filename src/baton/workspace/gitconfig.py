@@ -20,11 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 # A file changed this recently is read again every time (timestamps may be coarse).
 SETTLED_S = 3.0
 _MAX_ENTRIES = 256
 
+T = TypeVar("T")
 _Identity = tuple[tuple[str, int, int, int, int] | tuple[str], ...]
 
 
@@ -84,26 +86,33 @@ def includes_another(files: list[str]) -> bool:
     return False
 
 
-class SettingsCache:
-    """The settings read for a git directory, kept while its files stay the same."""
+class SettingsCache(Generic[T]):
+    """The settings read for a git directory, kept while its files stay the same.
+
+    Git directories that read the same files share what was read: a linked worktree and
+    its repository, when no ``config.worktree`` exists (git reads one only for its own
+    worktree, so then the git directory is part of the key). ``read()`` must return an
+    immutable value: every caller gets the kept one.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._entries: dict[tuple[str, _Identity], list[tuple[str, str]]] = {}
+        self._entries: dict[tuple[str, _Identity], T] = {}
         self._lock = threading.Lock()
 
-    def get(self, git_dir: Path, read: Callable[[], list[tuple[str, str]]]
-            ) -> list[tuple[str, str]]:
+    def get(self, git_dir: Path, read: Callable[[], T]) -> T:
         """``read()``'s settings for ``git_dir``: kept ones when no file changed since."""
         files = config_files(git_dir)
         before = identity(files, self._clock())
         if before is None:
             return read()
-        key = (str(git_dir), before)
+        present = tuple(entry for entry in before if len(entry) > 1)
+        own = any(entry[0].endswith("config.worktree") for entry in present)
+        key = (str(git_dir) if own else "", present)
         with self._lock:
             kept = self._entries.get(key)
         if kept is not None:
-            return list(kept)
+            return kept
         if includes_another(files):
             return read()
         settings = read()
@@ -111,5 +120,5 @@ class SettingsCache:
             with self._lock:
                 if len(self._entries) >= _MAX_ENTRIES:
                     self._entries.clear()
-                self._entries[key] = list(settings)
+                self._entries[key] = settings
         return settings

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from baton.errors import UserError
 from baton.workspace.discover import locate_repo, repo_at
-from baton.workspace.git import Git, Worktree, identity_env, tree_changes_in, tree_diff
+from baton.workspace.git import (
+    Git,
+    Worktree,
+    identity_env,
+    resolve_tree,
+    tree_changes_in,
+    tree_diff,
+)
 
 __all__ = ["Drifted", "Snapshot", "TreeEntry", "checkout_parent", "disposable_checkout",
            "drift", "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
@@ -126,14 +133,6 @@ def commit_tree(git: Git, commit: str) -> str | None:
 
 def _plumbing(repo_root: Path) -> Git:
     return repo_at(Path(repo_root)).plumbing()
-
-
-def resolve_tree(git: Git, treeish: str) -> str:
-    """The tree id of a commit or tree name, or a clear error."""
-    out = git.run("rev-parse", "--verify", "-q", f"{treeish}^{{tree}}", check=False).strip()
-    if not out:
-        raise UserError(f"{treeish!r} names no commit or tree in this repository")
-    return out
 
 
 def read_tree(repo_root: Path, treeish: str) -> dict[str, TreeEntry]:
