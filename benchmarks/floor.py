@@ -70,12 +70,15 @@ def _verify(repo: Path, treeish: str, command: str, sandboxed: bool) -> int:
 def _ask(client: Any, model: str, run_id: str, prompt: str) -> str:
     import openai
 
-    # read as baton reads a stream: the SDK's stream, each chunk as its JSON object
-    stream = client.chat.completions.with_raw_response.create(
-        model=model, max_tokens=4096, stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "system", "content": f"You are the {model} role."},
-                  {"role": "user", "content": prompt}],
-        extra_headers={"X-Baton-Run": run_id}).parse(to=openai.Stream[object])
+    # sent and read as baton does: the body as built, the SDK's stream, each chunk as its
+    # JSON object
+    stream = client.post(
+        "/chat/completions", cast_to=object, stream=True, stream_cls=openai.Stream[object],
+        options={"headers": {"X-Baton-Run": run_id}, "security": {"bearer_auth": True}},
+        body={"model": model, "max_tokens": 4096, "stream": True,
+              "stream_options": {"include_usage": True},
+              "messages": [{"role": "system", "content": f"You are the {model} role."},
+                           {"role": "user", "content": prompt}]})
     parts = [c["choices"][0]["delta"].get("content") or "" for c in stream if c["choices"]]
     return "".join(parts)
 

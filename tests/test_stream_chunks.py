@@ -17,10 +17,13 @@ from baton.config import Endpoint
 from baton.llm.provider import AttemptFailed, ChatRequest, OpenAIProvider
 
 
-def serve(events: list[bytes]):
+def serve(events: list[bytes], seen: list[dict] | None = None):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - the http.server name
-            self.rfile.read(int(self.headers["Content-Length"]))
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if seen is not None:
+                seen.append({"path": self.path, "headers": dict(self.headers),
+                             "body": json.loads(body)})
             body = b"".join(b"data: " + e + b"\n\n" for e in events) + b"data: [DONE]\n\n"
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -40,13 +43,13 @@ def chunk(**fields) -> bytes:
     return json.dumps({"id": "c1", "model": "m", **fields}).encode()
 
 
-def ask(events: list[bytes]):
-    server = serve(events)
+def ask(events: list[bytes], seen: list[dict] | None = None, **fields):
+    server = serve(events, seen)
     try:
         endpoint = Endpoint(base_url=f"http://127.0.0.1:{server.server_port}/v1")
-        provider = OpenAIProvider(endpoint, "no-key")
+        provider = OpenAIProvider(endpoint, "the-endpoint-key")
         request = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}],
-                              max_tokens=100)
+                              max_tokens=100, **fields)
         return provider.complete(request, timeout_s=10)
     finally:
         server.shutdown()
@@ -86,3 +89,21 @@ def test_a_chunk_that_is_no_chunk_fails_the_attempt_clearly(event, message):
         ask([chunk(choices=[{"delta": {"content": "a"}}]), event])
     assert message in str(failed.value)
     assert failed.value.retryable
+
+
+def test_the_request_is_the_body_baton_built_with_the_endpoints_key_only(monkeypatch):
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "admin-key-never-sent")
+    seen: list[dict] = []
+    done = ask([chunk(choices=[{"index": 0, "delta": {"content": "ok"},
+                                "finish_reason": "stop"}])], seen,
+               temperature=0.2, headers={"X-Baton-Run": "r1"})
+    assert done.text == "ok"
+    [request] = seen
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"] == {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                               "max_tokens": 100, "temperature": 0.2, "stream": True,
+                               "stream_options": {"include_usage": True}}
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    assert headers["authorization"] == "Bearer the-endpoint-key"
+    assert headers["x-baton-run"] == "r1"
+    assert "admin-key-never-sent" not in json.dumps(request)
