@@ -18,9 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from conftest import demo_script, events, run_json
 
 from baton.demo import make_sample_repo
+from baton.workspace.sandbox import sandbox_available
 
 TASK = "Add a median() function to stats.py, with tests."
 FILES = ["stats.py", "tests/test_median.py"]
@@ -315,3 +317,40 @@ def test_a_command_orphaned_by_a_crash_is_stopped_on_resume(baton, sample_repo, 
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "left running by the crashed process was stopped" in resumed.stderr
     assert not alive()
+
+
+@pytest.mark.skipif(not sandbox_available(), reason="bubblewrap not usable here")
+@pytest.mark.parametrize("then", ["resume", "clean"])
+def test_what_a_killed_run_left_outside_the_repository_is_removed(baton, sample_repo,
+                                                                  tmp_path, then):
+    # Killed while a sandboxed command runs: its disposable checkout (in /dev/shm or the
+    # temporary folder) and its scratch folder outlive baton. A resume removes them before
+    # it starts again; `baton clean` removes them and keeps the resumable run.
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text('sandbox = "bwrap"\nverify_commands = ["sleep 1.5"]\n')
+    baton.serve(demo_script())
+    proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
+    deadline = time.monotonic() + 60
+    while (run_dir := run_dir_of(sample_repo)) is None or '"command": "sleep 1.5"' not in \
+            "".join(trace_lines(run_dir)):  # the slow command has started
+        assert time.monotonic() < deadline, "the slow command never started"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    kill(proc)
+    checkout = Path((run_dir / "checkout.path").read_text().strip())
+    session = (run_dir / "command.session").read_text()
+    scratch = Path(session.split("\nscratch ", 1)[1].strip())
+    assert checkout.is_dir() and checkout.name.startswith("baton-verify-")
+    assert scratch.is_dir() and scratch.name.startswith("baton-scratch-")
+    if then == "clean":
+        cleaned = baton("clean", cwd=sample_repo)
+        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+        assert f"removed checkout {os.path.realpath(checkout)}" in cleaned.stdout
+        assert f"removed scratch {os.path.realpath(scratch)}" in cleaned.stdout
+        assert f"kept run {run_dir.name}: interrupted" in cleaned.stdout, cleaned.stdout
+        assert not checkout.exists() and not scratch.exists()
+        assert not (run_dir / "command.session").exists()
+    resumed = baton("resume", run_dir.name, "--repo", str(sample_repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads(resumed.stdout)["decision"] == "go"
+    assert not checkout.exists() and not scratch.exists()

@@ -45,7 +45,7 @@ from baton.workspace.git import create_worktree, head_commit, open_worktree, rep
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, safe_parts
 from baton.workspace.sandbox import end_orphaned_command
 from baton.workspace.snapshot import Snapshot, freeze, snapshot_diff, tree_changes
-from baton.workspace.verify import verify
+from baton.workspace.verify import SESSION_FILE, verify
 
 # Settings that only the user's configuration, environment and flags of the moment may
 # give: a run folder (which a clone may carry, or anyone may edit) never supplies them.
@@ -277,7 +277,7 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
         result = _finish_decided(ctx, decided)
         result.warnings = warnings
         return result
-    if end_orphaned_command(run_dir / "command.session"):
+    if end_orphaned_command(run_dir / SESSION_FILE):
         warnings.append("a verification command left running by the crashed process was "
                         "stopped")
     worktree.reset()

@@ -72,6 +72,27 @@ def _worktrees_dir(repo_root: Path) -> Path:
     return repo_root / ".baton" / "worktrees"
 
 
+def _outside_leftovers(run_dir: Path) -> list[str]:
+    """What a killed baton left outside the repository for this run: the disposable
+    checkout (``/dev/shm`` or the temporary folder), the command's session (processes
+    still running) and its scratch folder. Removed even when the run is kept: a resume
+    makes new ones."""
+    from baton.workspace.sandbox import orphaned_scratch
+    from baton.workspace.verify import SESSION_FILE, stale_checkout
+
+    found = []
+    checkout = stale_checkout(run_dir)
+    if checkout is not None:
+        found.append(f"checkout {checkout}")
+    session = run_dir / SESSION_FILE
+    if session.is_file():
+        found.append(f"session {session}")
+        scratch = orphaned_scratch(session)
+        if scratch is not None:
+            found.append(f"scratch {scratch}")
+    return found
+
+
 def plan_clean(repo_root: Path, *, include_unfinished: bool = False,
                keep_run_folders: bool = False) -> list[CleanItem]:
     """Decide what to remove, touching nothing."""
@@ -91,6 +112,7 @@ def plan_clean(repo_root: Path, *, include_unfinished: bool = False,
         if state == "running" or is_alive(run_dir):
             item.keep = "a baton process is working on it"
             continue
+        item.remove += _outside_leftovers(run_dir)
         if state in RESUMABLE and not include_unfinished:
             item.keep = f"{state}: it can still be resumed (pass --all to remove it too)"
             continue
@@ -144,6 +166,16 @@ def clean(repo_root: Path, *, dry_run: bool = False, include_unfinished: bool = 
                             git.run("branch", "-D", target)
                         except UserError as exc:
                             item.errors.append(f"could not delete {target}: {exc}")
+                    elif kind == "checkout":
+                        from baton.workspace.snapshot import remove_folder
+
+                        remove_folder(Path(target))
+                    elif kind == "session":  # ends its processes, removes its scratch
+                        from baton.workspace.sandbox import end_orphaned_command
+
+                        end_orphaned_command(Path(target))
+                    elif kind == "scratch":
+                        shutil.rmtree(target, ignore_errors=True)
                     else:  # "run folder PATH"
                         shutil.rmtree(target.removeprefix("folder "), ignore_errors=True)
             git.run("worktree", "prune", check=False)

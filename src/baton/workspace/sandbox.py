@@ -55,6 +55,8 @@ WATCH_INTERVAL_S = 0.25
 MASK_MARGIN_BYTES = 4096
 # Set in every command's environment to a fresh value; descendants inherit it.
 MARKER_VARIABLE = "BATON_COMMAND_ID"
+SCRATCH_PREFIX = "baton-scratch-"
+"""A sandboxed command's private temporary folder, in the system's temporary folder."""
 
 _SECRET_PREFIXES = ("OPENAI_", "ANTHROPIC_")
 
@@ -260,10 +262,12 @@ def run_command(
     child_env = scrubbed_env(os.environ if env is None else env, masker)
     marker = uuid.uuid4().hex
     child_env[MARKER_VARIABLE] = marker
-    with tempfile.TemporaryFile() as output, tempfile.TemporaryDirectory(
-        prefix="baton-scratch-"
+    sandboxed = used == "bwrap"
+    with tempfile.TemporaryFile() as output, (
+        tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) if sandboxed
+        else contextlib.nullcontext(None)
     ) as scratch:
-        if used == "bwrap":
+        if scratch is not None:
             argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch),
                                  child_env.get("PATH"), hide), *argv]
             child_env.update(TMPDIR=scratch, TMP=scratch, TEMP=scratch)
@@ -287,7 +291,8 @@ def run_command(
                 sandbox=used,
             )
         if session_file is not None:  # lets a later resume end it if this process dies
-            session_file.write_text(f"{proc.pid} {marker} {os.path.realpath(cwd)}\n")
+            session_file.write_text(f"{proc.pid} {marker} {os.path.realpath(cwd)}\n"
+                                    + (f"scratch {scratch}\n" if scratch else ""))
         try:
             outcome = _wait_exited(proc, timeout_s, output,
                                    _latest_line(output, masker, on_output))
@@ -390,15 +395,18 @@ def _exit_waiter(proc: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bo
 
 
 def end_orphaned_command(session_file: Path) -> bool:
-    """Kill what a command of a crashed baton left running; True if something was found.
+    """Kill what a command of a crashed baton left running, and remove its scratch
+    folder; True if a process was found.
 
     The session file names the command's session id, its environment marker and its
-    working folder. Processes carrying the marker are always killed; the session and group
-    are killed only if one of their processes still runs in that folder, so a reused pid
-    is left alone.
+    working folder, then its scratch folder (sandboxed commands). Processes carrying the
+    marker are always killed; the session and group are killed only if one of their
+    processes still runs in that folder, so a reused pid is left alone. The scratch folder
+    is removed only if it is a ``baton-scratch-*`` folder right in the temporary folder.
     """
     try:
-        sid_text, marker, cwd = session_file.read_text().split(maxsplit=2)
+        head, has_scratch, scratch = session_file.read_text().rpartition("\nscratch ")
+        sid_text, marker, cwd = (head if has_scratch else scratch).split(maxsplit=2)
         sid: int | None = int(sid_text)
     except (OSError, ValueError):
         return False
@@ -408,8 +416,33 @@ def end_orphaned_command(session_file: Path) -> bool:
     found = bool(_members(sid, marker))
     if found:
         _kill_session(sid, marker)
+    if has_scratch:
+        _remove_scratch(scratch.rstrip("\n"))
     session_file.unlink(missing_ok=True)
     return found
+
+
+def orphaned_scratch(session_file: Path) -> Path | None:
+    """The scratch folder a crashed command left, if its session file names one of baton's."""
+    try:
+        _, has_scratch, scratch = session_file.read_text().rpartition("\nscratch ")
+    except OSError:
+        return None
+    return _our_scratch(scratch.rstrip("\n")) if has_scratch else None
+
+
+def _our_scratch(named: str) -> Path | None:
+    path = Path(named)
+    real = Path(os.path.realpath(named))
+    ours = path.name.startswith(SCRATCH_PREFIX) and not path.is_symlink() and real.is_dir() \
+        and str(real.parent) == os.path.realpath(tempfile.gettempdir())
+    return real if ours else None
+
+
+def _remove_scratch(named: str) -> None:
+    real = _our_scratch(named)
+    if real is not None:
+        shutil.rmtree(real, ignore_errors=True)
 
 
 def _runs_in(pid: int, folder: str) -> bool:

@@ -34,6 +34,8 @@ from baton.workspace.snapshot import (
 
 CHECKOUT_FILE = "checkout.path"
 """Names the disposable checkout while commands run, so a resume after a crash removes it."""
+SESSION_FILE = "command.session"
+"""Names the running command's session and scratch folder (workspace/sandbox.py)."""
 MAX_DRIFT_LISTED = 1000
 
 _SHELL_META = re.compile(r"[;&|`$<>(){}\n\\]")
@@ -126,7 +128,7 @@ def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
                     source=source, max_output_bytes=ctx.config.max_output_bytes,
                     env=command_env(os.environ, folder.parent), sandbox=ctx.config.sandbox,
                     log_path=ctx.run_dir / "evidence" / f"{name}.log",
-                    secrets=ctx.masker, session_file=ctx.run_dir / "command.session",
+                    secrets=ctx.masker, session_file=ctx.run_dir / SESSION_FILE,
                     hide=_hidden(ctx), on_output=_show_output(ctx, command),
                 )
                 ctx.budget.add_wall(item.duration_s or 0.0)
@@ -213,18 +215,24 @@ def remove_stale_checkout(run_dir: Path, checkout_dir: str = "auto") -> bool:
     Only ever a folder baton made: ``baton-verify-*`` directly in the temporary folder, the
     memory-backed folder or the user's ``checkout_dir``.
     """
-    record = run_dir / CHECKOUT_FILE
+    real = stale_checkout(run_dir, checkout_dir)
+    (run_dir / CHECKOUT_FILE).unlink(missing_ok=True)
+    if real is not None:
+        remove_folder(real)
+    return real is not None
+
+
+def stale_checkout(run_dir: Path, checkout_dir: str = "auto") -> Path | None:
+    """The disposable checkout a crashed process left behind, if it is one of baton's
+    (see :func:`remove_stale_checkout`); nothing is removed."""
     try:
-        named = record.read_text(encoding="utf-8").strip()
+        named = (run_dir / CHECKOUT_FILE).read_text(encoding="utf-8").strip()
     except OSError:
-        return False
-    record.unlink(missing_ok=True)
+        return None
     real = Path(os.path.realpath(named))
     places = {os.path.realpath(tempfile.gettempdir()), os.path.realpath(MEMORY_FOLDER)}
     if checkout_dir not in ("auto", "temp"):
         places.add(os.path.realpath(Path(checkout_dir).expanduser()))
     ours = real.name.startswith("baton-verify-") and real.is_dir() \
         and not Path(named).is_symlink() and str(real.parent) in places
-    if ours:
-        remove_folder(real)
-    return ours
+    return real if ours else None
