@@ -25,12 +25,15 @@ def compile_baton() -> None:
     compileall.compile_dir(str(Path(baton.__file__).parent), quiet=1)
 
 
-def demo_script(latency: float) -> dict[str, Any]:
-    """The demo's gateway script with every answer taking ``latency`` seconds."""
+def demo_script(latency: float, jitter: float = 0.0) -> dict[str, Any]:
+    """The demo's gateway script with every answer taking ``latency`` seconds (plus a
+    uniform draw in [-jitter, +jitter])."""
     script = json.loads(demo_script_path().read_text())
     for entries in script["models"].values():
         for entry in entries:
             entry["latency_s"] = latency
+            if jitter:
+                entry["latency_jitter_s"] = jitter
     return script
 
 
@@ -43,12 +46,12 @@ def _serve(script: dict[str, Any], ready: Any, stop: Any) -> None:
 
 
 @contextmanager
-def gateway_process(latency: float) -> Iterator[tuple[str, int]]:
+def gateway_process(latency: float, jitter: float = 0.0) -> Iterator[tuple[str, int]]:
     """The fake gateway serving the demo script in a process of its own (its CPU time and
     memory are not counted as baton's or the floor's); yields (base_url, pid)."""
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Queue(), context.Event()
-    proc = context.Process(target=_serve, args=(demo_script(latency), ready, stop),
+    proc = context.Process(target=_serve, args=(demo_script(latency, jitter), ready, stop),
                            daemon=True)
     proc.start()
     try:

@@ -112,6 +112,20 @@ def test_latency_is_applied(serve):
     assert time.monotonic() - started >= 0.3
 
 
+def test_latency_jitter_draws_each_wait_and_logs_it(serve):
+    gw, client = serve({"models": {"m": [{"content": "varied", "latency_s": 0.1,
+                                          "latency_jitter_s": 0.08}]}, "repeat_last": True,
+                        "faults": {"seed": 3}})
+    took = []
+    for _ in range(6):
+        started = time.monotonic()
+        assert ask(client) == "varied"
+        took.append(time.monotonic() - started)
+    waits = [r["latency_s"] for r in gw.requests()]
+    assert all(0.02 <= w <= 0.18 for w in waits) and len(set(waits)) == 6
+    assert all(t >= w for t, w in zip(took, waits, strict=True))  # each waited its draw
+
+
 def test_models_endpoint_lists_scripted_models(serve):
     gw, client = serve({"models": {"a": ["1"], "b": ["2"], "*": ["3"]}})
     assert sorted(model.id for model in client.models.list()) == ["a", "b"]

@@ -269,7 +269,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         """Send a completion: ``mode`` is normal, trickle, cut or garbled."""
         entry = plan.entry
         assert entry is not None
-        if not self._sleep(entry.latency_s):
+        if not self._sleep(plan.record.get("latency_s", entry.latency_s)):
             return self._drop(rst=False)
         n = plan.record["n"]
         headers = {"x-request-id": f"req-fake-{n}", **entry.headers}

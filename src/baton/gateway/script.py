@@ -104,6 +104,9 @@ class Entry(_Strict):
 
     content: str
     latency_s: float = Field(default=0.0, ge=0)
+    latency_jitter_s: float = Field(default=0.0, ge=0)
+    """Each answer waits ``latency_s`` plus a uniform draw in [-jitter, +jitter] (never less
+    than 0), as real models vary; the drawn wait is in the request log."""
     usage: Usage | None = None
     raw_usage: dict[str, Any] | None = None
     """Sent as the ``usage`` object verbatim, unchecked: negative, huge or non-finite numbers

@@ -105,6 +105,7 @@ class FakeGateway:
 
     def _reset_state(self) -> None:
         self._rng = random.Random(self.script.faults.seed)
+        self._latency_rng = random.Random(self.script.faults.seed)
         self._positions: dict[tuple[str | None, str], int] = {}
         self._faults_used: dict[tuple[str | None, str, int, str | None], int] = {}
         self._calls: dict[tuple[str | None, str, str], int] = {}
@@ -175,6 +176,9 @@ class FakeGateway:
                            f"entries for {key!r}, all used{where}")
                 return Plan(record, error=(500, message, "script_exhausted"))
             entry = entries[index]
+            jitter = entry.latency_jitter_s and self._latency_rng.uniform(
+                -entry.latency_jitter_s, entry.latency_jitter_s)
+            record["latency_s"] = max(0.0, entry.latency_s + jitter)
             record["entry_index"] = index
             record["replay"] = replay
             fault_config = self.script.faults
