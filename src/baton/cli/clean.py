@@ -26,6 +26,8 @@ def clean_cmd(repo: Path, dry_run: bool, include_unfinished: bool, keep_runs: bo
 
     Runs that can still be resumed or approved are kept unless --all; a run another baton
     process is working on is never touched. A go run keeps its branch until it is merged.
+    What a killed run left outside the repository (its disposable checkout, its command's
+    scratch folder and processes) is removed for every run no process is working on.
     """
     import sys
 
