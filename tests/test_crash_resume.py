@@ -343,6 +343,10 @@ def test_what_a_killed_run_left_outside_the_repository_is_removed(baton, sample_
     assert checkout.is_dir() and checkout.name.startswith("baton-verify-")
     assert scratch.is_dir() and scratch.name.startswith("baton-scratch-")
     if then == "clean":
+        dry = baton("clean", "--dry-run", cwd=sample_repo)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert f"would remove checkout {os.path.realpath(checkout)}" in dry.stdout
+        assert checkout.is_dir() and scratch.is_dir()  # a dry run removes nothing
         cleaned = baton("clean", cwd=sample_repo)
         assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
         assert f"removed checkout {os.path.realpath(checkout)}" in cleaned.stdout
