@@ -331,8 +331,20 @@ def test_what_a_killed_run_left_outside_the_repository_is_removed(baton, sample_
     baton.serve(demo_script())
     proc = start_baton(baton, sample_repo, "run", TASK, "--json", "--config", str(cfg))
     deadline = time.monotonic() + 60
-    while (run_dir := run_dir_of(sample_repo)) is None or '"command": "sleep 1.5"' not in \
-            "".join(trace_lines(run_dir)):  # the slow command has started
+
+    def slow_command_running(run_dir: Path | None) -> bool:
+        if run_dir is None or not (run_dir / "command.session").exists():
+            return False
+        for line in trace_lines(run_dir):
+            try:
+                event = json.loads(line)
+            except ValueError:  # the line being written
+                continue
+            if event["type"] == "command.start" and event["command"] == "sleep 1.5":
+                return True
+        return False
+
+    while not slow_command_running(run_dir := run_dir_of(sample_repo)):
         assert time.monotonic() < deadline, "the slow command never started"
         time.sleep(0.02)
     time.sleep(0.3)
