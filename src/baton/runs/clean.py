@@ -175,7 +175,7 @@ def clean(repo_root: Path, *, dry_run: bool = False, include_unfinished: bool = 
 
                         end_orphaned_command(Path(target))
                     elif kind == "scratch":
-                        shutil.rmtree(target, ignore_errors=True)
+                        pass  # removed with its session, listed just before it
                     else:  # "run folder PATH"
                         shutil.rmtree(target.removeprefix("folder "), ignore_errors=True)
             git.run("worktree", "prune", check=False)

@@ -405,44 +405,53 @@ def end_orphaned_command(session_file: Path) -> bool:
     is removed only if it is a ``baton-scratch-*`` folder right in the temporary folder.
     """
     try:
-        head, has_scratch, scratch = session_file.read_text().rpartition("\nscratch ")
-        sid_text, marker, cwd = (head if has_scratch else scratch).split(maxsplit=2)
-        sid: int | None = int(sid_text)
-    except (OSError, ValueError):
+        command, scratch = _read_session(session_file)
+    except OSError:
         return False
-    cwd = cwd.strip()
-    if not any(_runs_in(pid, cwd) for pid in _members(sid, None)):
-        sid = None  # the session is gone; its id may belong to someone else by now
-    found = bool(_members(sid, marker))
-    if found:
-        _kill_session(sid, marker)
-    if has_scratch:
-        _remove_scratch(scratch.rstrip("\n"))
-    session_file.unlink(missing_ok=True)
+    try:
+        sid_text, marker, cwd = command.split(maxsplit=2)
+        sid: int | None = int(sid_text)
+    except ValueError:
+        parsed = found = False
+    else:
+        parsed = True
+        cwd = cwd.strip()
+        if not any(_runs_in(pid, cwd) for pid in _members(sid, None)):
+            sid = None  # the session is gone; its id may belong to someone else by now
+        found = bool(_members(sid, marker))
+        if found:
+            _kill_session(sid, marker)
+    ours = _our_scratch(scratch)  # after the kill: nothing writes into it any more
+    if ours is not None:
+        shutil.rmtree(ours, ignore_errors=True)
+    if parsed:
+        session_file.unlink(missing_ok=True)
     return found
 
 
 def orphaned_scratch(session_file: Path) -> Path | None:
     """The scratch folder a crashed command left, if its session file names one of baton's."""
     try:
-        _, has_scratch, scratch = session_file.read_text().rpartition("\nscratch ")
+        return _our_scratch(_read_session(session_file)[1])
     except OSError:
         return None
-    return _our_scratch(scratch.rstrip("\n")) if has_scratch else None
 
 
-def _our_scratch(named: str) -> Path | None:
+def _read_session(session_file: Path) -> tuple[str, str | None]:
+    """The session file's command line ("sid marker cwd") and the scratch folder it names
+    (None for an unsandboxed command, or a file written before scratch folders were named)."""
+    command, named, scratch = session_file.read_text().rpartition("\nscratch ")
+    return (command, scratch.rstrip("\n")) if named else (scratch, None)
+
+
+def _our_scratch(named: str | None) -> Path | None:
+    if named is None:
+        return None
     path = Path(named)
     real = Path(os.path.realpath(named))
     ours = path.name.startswith(SCRATCH_PREFIX) and not path.is_symlink() and real.is_dir() \
         and str(real.parent) == os.path.realpath(tempfile.gettempdir())
     return real if ours else None
-
-
-def _remove_scratch(named: str) -> None:
-    real = _our_scratch(named)
-    if real is not None:
-        shutil.rmtree(real, ignore_errors=True)
 
 
 def _runs_in(pid: int, folder: str) -> bool:

@@ -124,8 +124,10 @@ def _freeze_user_tree(path: Path) -> tuple[Git, str | None, str]:
 
 def commit_tree(git: Git, commit: str) -> str | None:
     """The tree of ``commit``, or None if there is no such commit."""
-    out = git.run("rev-parse", "--verify", "-q", f"{commit}^{{tree}}", check=False).strip()
-    return out or None
+    try:
+        return resolve_tree(git, commit)
+    except UserError:
+        return None
 
 
 # --- reading trees -----------------------------------------------------------------------
