@@ -13,6 +13,8 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   (timeout 180 apt-get update -qq && timeout 600 apt-get install -y -qq chromium) >/dev/null 2>&1 \
     || echo "scripts/test.sh: chromium not installed; browser tests of the HTML report will be skipped" >&2
 fi
+# Best effort: the real coding-agent CLIs (pinned) for the agent tests (skipped without them).
+bash scripts/install_agents.sh
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
