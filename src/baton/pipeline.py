@@ -421,6 +421,7 @@ def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index
                         f"{ctx.config.max_edit_attempts} attempts: {patch.error}")
         outside = sorted({*outside, *patch.applied.outside_plan})
         flags = [f"changed outside the plan: {path}" for path in outside]
+        flags += patch.applied.flags()  # deletions and renames, said plainly
         diff = ctx.worktree.pending_diff()
         flags += review_flags(ctx, plan, last_packet=index == count)
         verdict = roles.review(ctx, task, plan, packet, index, count, round_, diff, flags,
@@ -553,6 +554,7 @@ def run_fix_round(ctx: RunContext, task: str, plan: Plan, number: int, count: in
             raise _NoGo(f"{label}: the implementer's edits did not apply after "
                         f"{ctx.config.max_edit_attempts} attempts: {patch.error}")
         flags = [f"changed outside the plan: {p}" for p in patch.applied.outside_plan]
+        flags += patch.applied.flags()  # deletions and renames, said plainly
         diff = ctx.worktree.pending_diff()
         flags = summary + flags + review_flags(ctx, plan, last_packet=True)
         verdict = roles.review(ctx, task, plan, packet, index, index, round_, diff, flags)

@@ -8,11 +8,20 @@ from pathlib import Path
 from baton import prompts
 from baton.errors import EditError, ModelOutputError
 from baton.evidence.beforeafter import prompt_results
+from baton.llm.tools import decode_answer, tools_for
+from baton.llm.vendors import vendor_of
 from baton.models import Plan, PlanPacket, Verdict
 from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
 from baton.secrets import secret_file_pattern
-from baton.workspace.edits import AppliedEdits, apply_edits, parse_edits
+from baton.workspace.edits import AppliedEdits, apply_edits
+from baton.workspace.formats import (
+    EditFormat,
+    choose_format,
+    detect_format,
+    parse_answer,
+    speak,
+)
 from baton.workspace.repomap import key_files, repo_map
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, check_path, safe_parts
 
@@ -147,9 +156,11 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
     root = ctx.worktree.path
     names = list(dict.fromkeys([*packet.files, *(plan.files() if count == 1 else [])]))
     error = ""
+    fmt = used = edit_format_of(ctx)
     for attempt in range(1, ctx.config.max_edit_attempts + 1):
         messages = prompts.render(
-            "implementer", task=task, plan_text=plan_text(plan), packet=packet,
+            "implementer", variant=None if fmt == "search_replace" else fmt,
+            edit_format=used, task=task, plan_text=plan_text(plan), packet=packet,
             packet_index=index, packet_count=count,
             files=_file_context(root, names, protected=ctx.config.protected_paths,
                                 budget_bytes=int(ctx.config.max_prompt_bytes * FILES_SHARE)),
@@ -157,21 +168,30 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
             base_results=prompt_results(ctx.baseline) if round_ == 1 and not fixes else [],
         )
         key = f"p{index}/r{round_}/e{attempt}"
-        text = ctx.ask("implementer", messages, f"implementer/{key}", packet=index,
-                       round=round_)
+        text, calls = decode_answer(ctx.ask("implementer", messages, f"implementer/{key}",
+                                            tools=tools_for(fmt), packet=index, round=round_))
+        used = detect_format(text, pairs := [(c.name, c.arguments) for c in calls])
         try:
-            applied = apply_edits(root, parse_edits(text),
+            applied = apply_edits(root, parse_answer(text, pairs)[1],
                                   protected=ctx.config.protected_paths, allowed_files=names)
         except EditError as exc:
-            error = str(exc) + ctx.cut_note(f"implementer/{key}", "implementer")
+            error = speak(str(exc), used) + ctx.cut_note(f"implementer/{key}", "implementer")
             ctx.emit("edits.rejected", key=f"edits.rejected/{key}", packet=index,
                      round=round_, attempt=attempt, reason=error)
             continue
         ctx.emit("edits.applied", key=f"edits.applied/{key}", packet=index, round=round_,
                  files=applied.files, added=applied.added, removed=applied.removed,
-                 outside_plan=applied.outside_plan, tolerances=applied.tolerances)
+                 outside_plan=applied.outside_plan, tolerances=applied.tolerances,
+                 edit_format=used, deleted=applied.deleted, renamed=applied.renamed)
         return PatchResult(applied)
     return PatchResult(None, error)
+
+
+def edit_format_of(ctx: RunContext) -> EditFormat:
+    """The implementer's edit format: its route's ``edit_format``, ``auto`` by vendor."""
+    route = ctx.routes["implementer"]
+    vendor = vendor_of(route.model, ctx.config.endpoint(route.endpoint).vendor)
+    return choose_format(route.edit_format, vendor)
 
 
 def review(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,

@@ -8,6 +8,7 @@ one call that was in flight when the process stopped.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -188,8 +189,10 @@ class RunContext:
     # -- the model-call step ---------------------------------------------------------
 
     def ask(self, role: str, messages: list[dict[str, str]], call_key: str,
-            **context: Any) -> str:
-        """The text answer of ``role``'s model to ``messages``, recorded or replayed."""
+            tools: list[dict[str, Any]] | None = None, **context: Any) -> str:
+        """The text answer of ``role``'s model to ``messages``, recorded or replayed.
+
+        With ``tools`` offered, their calls are in the text (``llm.tools.decode_answer``)."""
         if call_key in self.recorded:
             return (self.run_dir / self.recorded[call_key]).read_text(encoding="utf-8")
         from baton.prompts import as_markdown
@@ -201,7 +204,9 @@ class RunContext:
         number = self._next_number()
         prompt_file = f"packets/{number:02d}-{role}.md"
         response_file = f"responses/{number:02d}-{role}.md"
-        self.write(prompt_file, as_markdown(role, messages, header=f"call: `{call_key}`"))
+        offered = f"; tools: {', '.join(t['function']['name'] for t in tools)}" if tools else ""
+        self.write(prompt_file, as_markdown(role, messages,
+                                            header=f"call: `{call_key}`{offered}"))
         streamed = [0]
 
         def on_text(text: str) -> None:  # tokens as they stream, for the display only
@@ -213,9 +218,10 @@ class RunContext:
             model=route.model, messages=messages, max_tokens=route.max_tokens,
             temperature=route.temperature, stream=self.config.stream,
             headers={"X-Baton-Run": self.run_id, "X-Baton-Call": call_key},
-            on_text=on_text if self.progress is not None else None,
+            on_text=on_text if self.progress is not None else None, tools=tools,
         )
-        estimate = estimate_tokens(messages)
+        estimate = estimate_tokens(messages) + (estimate_tokens(
+            [{"tools": json.dumps(tools)}]) if tools else 0)
         attempts = [0]
 
         def before(model: str) -> None:

@@ -83,6 +83,10 @@ class Route(_Strict):
     """Most output tokens per call; also the worst case reserved against budgets."""
     fallbacks: list[str] = Field(default_factory=list)
     """Models tried in order, on the same endpoint, when the primary keeps failing."""
+    edit_format: Literal["auto", "search_replace", "apply_patch", "editor_tool",
+                         "whole_file"] = "auto"
+    """Implementer only: how it is asked for edits; ``auto`` by the model's vendor
+    (docs/edit-format.md)."""
 
 
 class Price(_Strict):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from baton.gateway import tools
 from baton.gateway.script import Entry, Fault, Script
 
 
@@ -235,6 +236,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
         else:
             plan = self.gw.decide(request["model"], run, call, bool(request.get("stream")),
                                   messages=request.get("messages"))
+        if isinstance(request, dict) and request.get("tools"):
+            plan.record["tools"] = tools.offered_names(request["tools"])  # in the request log
         if plan.error is not None:
             self._send_error_json(*plan.error)
         elif plan.fault is not None:
@@ -252,7 +255,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
         completion = (given.completion_tokens
                       if given and given.completion_tokens is not None else None)
         prompt = _tokens(_prompt_chars(request)) if prompt is None else prompt
-        completion = _tokens(len(content)) if completion is None else completion
+        if completion is None:
+            completion = _tokens(len(content) + tools.arguments_chars(entry.tool_calls))
         if entry.raw_usage is not None:
             return dict(entry.raw_usage)
         usage: dict[str, Any] = {
@@ -277,7 +281,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 "model": request["model"], "system_fingerprint": "fake-gateway"}
         usage = self._usage(request, entry, content)
         if not request.get("stream"):
-            message = {"role": "assistant", "content": content, "refusal": None}
+            message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+            if entry.tool_calls:
+                message.update(content=content or None,
+                               tool_calls=tools.message_tool_calls(entry.tool_calls, n))
             payload = {**base, "object": "chat.completion", "usage": usage, "choices": [
                 {"index": 0, "message": message, "finish_reason": entry.finish_reason,
                  "logprobs": None}]}
@@ -325,13 +332,16 @@ class GatewayHandler(BaseHTTPRequestHandler):
         pieces = _split(content, size)
         if mode in ("cut", "garbled") and len(pieces) < 2:
             pieces = _split(content, max(1, len(content) // 2)) if len(content) > 1 else pieces
+        calls = tools.stream_deltas(entry.tool_calls, n, 16 if mode == "trickle" else None)
+        pieces = [p for p in pieces if p] if calls else pieces
+        deltas = [{"content": p} for p in pieces] + calls
         events = [chunk({"role": "assistant", "content": ""}, None)]
-        events += [chunk({"content": p}, entry.finish_reason if i == len(pieces) - 1 else None)
-                   for i, p in enumerate(pieces)]
+        events += [chunk(d, entry.finish_reason if i == len(deltas) - 1 else None)
+                   for i, d in enumerate(deltas)]
         if include_usage:
             events.append(event({**base, "choices": [], "usage": usage}))
         events.append(b"data: [DONE]\n\n")
-        half = 1 + min(max(1, len(pieces) // 2), len(pieces) - 1)
+        half = 1 + min(max(1, len(deltas) // 2), len(deltas) - 1)  # tool calls count too
         if mode == "garbled":
             events.insert(half, GARBLED_LINE)
 

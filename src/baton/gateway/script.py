@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from baton.errors import ConfigError
+from baton.gateway.tools import ScriptedToolCall
 
 CATCH_ALL = "*"
 
@@ -102,7 +103,10 @@ class Usage(_Strict):
 class Entry(_Strict):
     """One scripted answer of a model."""
 
-    content: str
+    content: str = ""
+    tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
+    """Tool calls answered after ``content`` (gateway/tools.py); the finish reason then
+    defaults to ``tool_calls``."""
     latency_s: float = Field(default=0.0, ge=0)
     latency_jitter_s: float = Field(default=0.0, ge=0)
     """Each answer waits ``latency_s`` plus a uniform draw in [-jitter, +jitter] (never less
@@ -124,6 +128,8 @@ class Entry(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("tool_calls") and "finish_reason" not in value:
+            return {**value, "finish_reason": "tool_calls"}
         return {"content": value} if isinstance(value, str) else value
 
 

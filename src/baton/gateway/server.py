@@ -134,6 +134,7 @@ class FakeGateway:
             "n": len(self._log) + 1, "model": model, "run": run, "call": call,
             "stream": stream, "status": None, "fault": None, "fault_source": None,
             "entry_index": None, "replay": False, "ts": time.time(),
+            "tools": None,  # names of the tools offered, set by the HTTP side
         }
         self._log.append(record)
         return record

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from baton.config import Endpoint
 from baton.errors import ConfigError
+from baton.llm.tools import ToolCall, ToolCallCollector, encode_answer, from_message
 from baton.secrets import remember_secret
 
 if TYPE_CHECKING:  # the SDK is imported when the first provider is made
@@ -48,6 +49,8 @@ class ChatRequest:
     headers: dict[str, str] = field(default_factory=dict)
     on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
     """Called with each piece of streamed text as it arrives (for a live display)."""
+    tools: list[dict[str, Any]] | None = None
+    """Function tools offered (``llm/tools.py``); their calls come back in the answer's text."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Completion:
     headers: dict[str, str] = field(default_factory=dict)
     usage_problems: list[str] = field(default_factory=list)
     """Reported numbers that were unusable (negative, not finite, absurd) and dropped."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """The answer's tool calls; ``text`` holds them too (``tools.encode_answer``)."""
 
 
 class AttemptFailed(Exception):
@@ -190,6 +195,8 @@ class OpenAIProvider:
                                 "max_tokens": request.max_tokens}
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.tools:
+            body["tools"] = request.tools
         timeout = httpx2.Timeout(timeout_s, connect=min(10.0, timeout_s))
         if not request.stream:
             # Streamed at the HTTP level so the deadline can close a trickling body.
@@ -226,6 +233,7 @@ class OpenAIProvider:
         parts: list[str] = []
         size = 0
         finish = response_id = model = None
+        calls = ToolCallCollector()
         usage = None
         for chunk in stream:
             if time.monotonic() - start > limit:
@@ -251,6 +259,13 @@ class OpenAIProvider:
                         raise _too_big(bound, max_tokens, time.monotonic() - start)
                     if on_text is not None:
                         on_text(content)
+                if isinstance(delta, dict) and delta.get("tool_calls"):
+                    added = calls.add(delta["tool_calls"])
+                    size += added
+                    if size > bound:
+                        raise _too_big(bound, max_tokens, time.monotonic() - start)
+                    if on_text is not None and added:
+                        on_text(" " * added)  # the live display counts characters only
                 if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
                     finish = choice["finish_reason"]
         latency = time.monotonic() - start
@@ -262,7 +277,7 @@ class OpenAIProvider:
                 retryable=True, latency_s=latency,
             )
         return _completion("".join(parts), model, response_id, finish, usage, headers,
-                           latency)
+                           latency, calls.calls())
 
     def _from_body(self, body: bytes, headers: dict[str, str], start: float,
                    limit: float) -> Completion:
@@ -281,7 +296,7 @@ class OpenAIProvider:
         finish = choice.get("finish_reason")
         return _completion(text, _str(data.get("model")), _str(data.get("id")),
                            finish if isinstance(finish, str) else None, usage, headers,
-                           latency)
+                           latency, from_message(message))
 
     def _classify(self, exc: Exception, latency: float) -> AttemptFailed:
         openai = self._openai
@@ -382,8 +397,12 @@ def _count(name: str, value: Any, problems: list[str]) -> int | None:
     return number
 
 
-def _completion(text, model, response_id, finish, usage, headers, latency) -> Completion:
-    """A completion from the answer and its usage dict; unusable counts become ``None``."""
+def _completion(text, model, response_id, finish, usage, headers, latency,
+                tool_calls: list[ToolCall] | None = None) -> Completion:
+    """A completion from the answer and its usage dict; unusable counts become ``None``.
+
+    Tool calls are put after the text (``tools.encode_answer``): recorded, replayed and
+    counted with it."""
     problems: list[str] = []
     input_tokens = output_tokens = cached = None
     if isinstance(usage, dict):
@@ -399,7 +418,8 @@ def _completion(text, model, response_id, finish, usage, headers, latency) -> Co
                                      and math.isfinite(cost) and cost >= 0):
             problems.append(f"cost={cost!r}"[:60])
     return Completion(
-        text=text,
+        text=encode_answer(text, tool_calls or []),
+        tool_calls=list(tool_calls or []),
         model=model or "",
         response_id=response_id,
         finish_reason=finish,

@@ -137,5 +137,5 @@ def _with_model(request: ChatRequest, model: str) -> ChatRequest:
     return ChatRequest(
         model=model, messages=request.messages, max_tokens=request.max_tokens,
         temperature=request.temperature, stream=request.stream, headers=request.headers,
-        on_text=request.on_text,
+        on_text=request.on_text, tools=request.tools,
     )

@@ -52,9 +52,12 @@ def render_template(name: str, **context: Any) -> str:
 
 
 def render(role: str, **context: Any) -> list[dict[str, str]]:
-    """The chat messages for ``role`` (system, then user)."""
+    """The chat messages for ``role`` (system, then user); a ``variant`` in ``context``
+    picks the system template ``ROLE.VARIANT.system.j2`` (the implementer's edit formats)."""
     env = _env()
-    system = env.get_template(f"{role}.system.j2").render(**context)
+    variant = context.pop("variant", None)
+    name = f"{role}.{variant}.system.j2" if variant else f"{role}.system.j2"
+    system = env.get_template(name).render(**context)
     user = env.get_template(f"{role}.user.j2").render(**context)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

@@ -34,9 +34,15 @@ class Edit:
     """One change to one file, as parsed from the implementer's reply."""
 
     path: str
-    kind: Literal["replace", "create", "whole"]
+    kind: Literal["replace", "substring", "create", "whole", "insert", "delete", "move"]
     search: str
     replace: str
+    anchor: str = ""
+    """replace only: SEARCH is looked for after the first line equal to this (a V4A ``@@``)."""
+    line: int = 0
+    """insert only: the text goes after this line (0: at the top; -1: at the end)."""
+    new_path: str = ""
+    """move only: the file's new path (a rename)."""
 
 
 # --- parsing -----------------------------------------------------------------------------

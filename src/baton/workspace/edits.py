@@ -53,6 +53,15 @@ class AppliedEdits:
     outside_plan: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     tolerances: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Old path -> new path of every file moved (its old path is also in ``deleted``)."""
+
+    def flags(self) -> list[str]:
+        """What the reviewer is told about files this change deletes or renames."""
+        moved = set(self.renamed)
+        return ([f"renames {old} to {new}" for old, new in self.renamed.items()]
+                + [f"deletes {path}" for path in self.deleted if path not in moved])
 
 
 # --- applying ----------------------------------------------------------------------------
@@ -69,6 +78,7 @@ class _File:
     text: str  # with "\n" line endings; CRLF files are converted back on write
     crlf: bool
     new_bytes: bytes = b""
+    deleted: bool = False  # removed by a delete, or moved away by a rename
 
 
 def apply_edits(
@@ -85,26 +95,56 @@ def apply_edits(
     files: dict[str, _File] = {}
     problems: list[str] = []
     tolerances: list[str] = []
-    for number, edit in enumerate(edits, 1):
-        rel = (
-            check_path(root_real, edit.path, protected=protected).relative_to(root_real).as_posix()
-        )
+    renamed: dict[str, str] = {}
+
+    def state_of(path: str) -> _File:
+        rel = check_path(root_real, path, protected=protected).relative_to(root_real).as_posix()
         if rel not in files:
             files[rel] = _load(root_real, rel, max_file_bytes)
-        state = files[rel]
+        return files[rel]
+
+    for number, edit in enumerate(edits, 1):
+        state = state_of(edit.path)
         try:
+            if edit.kind == "move":
+                target = state_of(edit.new_path)
+                _move(state, target)
+                renamed[state.rel] = target.rel
+                tolerances.append("none")
+                continue
+            if state.deleted:
+                raise EditError("an earlier change in this answer deletes or moves this file")
             state.text, tolerance = _apply_one(state, edit)
             tolerances.append(tolerance)
         except EditError as exc:
-            problems.append(f"edit {number} of {len(edits)} ({rel}): {exc}")
+            problems.append(f"edit {number} of {len(edits)} ({state.rel}): {exc}")
     if problems:
         raise EditError("\n\n".join(problems) + "\n\nNo file was changed; fix these and resend.")
-    _check_nesting(files)
-    changed = [f for f in files.values() if _render(f, max_file_bytes) != f.original]
+    _check_nesting({rel: f for rel, f in files.items() if not f.deleted})
+    changed = [f for f in files.values()
+               if (f.original is not None if f.deleted
+                   else _render(f, max_file_bytes) != f.original)]
     _write_all(root_real, changed)
     result = _summary(files, changed, allowed_files)
     result.tolerances = tolerances
+    result.renamed = {old: new for old, new in renamed.items()
+                      if not files[new].deleted}
     return result
+
+
+def _move(source: _File, target: _File) -> None:
+    """Rename ``source`` to ``target`` in memory: its text goes there, it is deleted."""
+    if source.deleted or (source.original is None and not source.text):
+        raise EditError("the file to move does not exist (or an earlier change in this answer "
+                        "deletes or moves it)")
+    if target.rel == source.rel:
+        raise EditError("the file is moved to its own path")
+    if (target.original is not None and not target.deleted) or target.text:
+        raise EditError(f"the new path {target.rel} already exists; delete it first or "
+                        "choose another path")
+    target.text, target.crlf, target.deleted = source.text, source.crlf, False
+    target.mode = source.mode
+    source.text, source.deleted = "", True
 
 
 def _load(root: Path, rel: str, max_file_bytes: int) -> _File:
@@ -144,9 +184,22 @@ def _read_file(root: Path, parts: list[str], max_file_bytes: int) -> tuple[bytes
 def _apply_one(state: _File, edit: Edit) -> tuple[str, str]:
     """The file's new text after ``edit``, and the matching tolerance it needed."""
     exists = state.original is not None or bool(state.text)
+    if edit.kind == "delete":
+        if not exists:
+            raise EditError("the file to delete does not exist")
+        state.deleted = True
+        return "", "none"
     _refuse_elisions(state, edit)
     if edit.kind == "whole":
         return edit.replace, "none"
+    if edit.kind == "insert":
+        if not exists:
+            raise EditError("the file does not exist; to create it, use create")
+        return _insert(state, edit.line, edit.replace), "none"
+    if edit.kind == "substring":
+        if not exists:
+            raise EditError("the file does not exist; to create it, use create")
+        return _replace_substring(state, edit)
     if edit.kind == "create" or not edit.search:
         if state.text.strip():
             raise EditError(
@@ -157,7 +210,53 @@ def _apply_one(state: _File, edit: Edit) -> tuple[str, str]:
         return edit.replace, "none"
     if not exists:
         raise EditError("the file does not exist; to create it, leave the SEARCH section empty")
+    if edit.anchor:
+        return _after_anchor(state, edit)
     return replace_once(state.text, edit.search, edit.replace, state.rel)
+
+
+def _insert(state: _File, line: int, text: str) -> str:
+    lines = split_lines(state.text)
+    if line > len(lines):
+        raise EditError(f"insert_line {line} is past the end of the file, which has "
+                        f"{len(lines)} lines")
+    at = len(lines) if line < 0 else line
+    if at and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    return "".join([*lines[:at], text, *lines[at:]])
+
+
+def _replace_substring(state: _File, edit: Edit) -> tuple[str, str]:
+    """The editor tool's str_replace: an exact substring once, else tolerant line matching."""
+    count = state.text.count(edit.search)
+    if count == 1:
+        return state.text.replace(edit.search, edit.replace), "none"
+    if count > 1:
+        starts: list[str] = []
+        at = -1
+        while (at := state.text.find(edit.search, at + 1)) >= 0 and len(starts) < 9:
+            starts.append(str(state.text.count("\n", 0, at) + 1))
+        raise EditError(f"the SEARCH text occurs {count} times in {state.rel} (at lines "
+                        f"{', '.join(starts)}); add more surrounding lines to SEARCH so it "
+                        "matches exactly one place")
+    search = edit.search if edit.search.endswith("\n") else edit.search + "\n"
+    replace = edit.replace if not edit.replace or edit.replace.endswith("\n") \
+        else edit.replace + "\n"
+    return replace_once(state.text, search, replace, state.rel)
+
+
+def _after_anchor(state: _File, edit: Edit) -> tuple[str, str]:
+    """A V4A hunk: SEARCH matched after the first line equal to its ``@@`` context."""
+    lines = split_lines(state.text)
+    wanted = edit.anchor.strip()
+    at = next((i for i, line in enumerate(lines) if line.strip() == wanted), None)
+    if at is None:
+        raise EditError(f"the @@ context line {edit.anchor[:80]!r} is not a line of "
+                        f"{state.rel}; copy it exactly from the current file")
+    head = "".join(lines[: at + 1])
+    tail, tolerance = replace_once("".join(lines[at + 1 :]), edit.search, edit.replace,
+                                   state.rel)
+    return head + tail, tolerance
 
 
 def _refuse_elisions(state: _File, edit: Edit) -> None:
@@ -217,7 +316,7 @@ def _summary(
     per_file: dict[str, tuple[int, int]] = {}
     for state in changed:
         old = (state.original or b"").decode("utf-8").replace("\r\n", "\n")
-        per_file[state.rel] = _count_lines(old, state.text)
+        per_file[state.rel] = _count_lines(old, "" if state.deleted else state.text)
     names = [s.rel for s in changed]
     outside: list[str] = []
     if allowed is not None:
@@ -230,6 +329,7 @@ def _summary(
         per_file=per_file,
         outside_plan=outside,
         unchanged=[n for n in files if n not in per_file],
+        deleted=[s.rel for s in changed if s.deleted],
     )
 
 
@@ -251,9 +351,13 @@ def _write_all(root: Path, changed: list[_File]) -> None:
     """Write every file atomically; if one write fails, put back the ones already written."""
     written: list[_File] = []
     created_dirs: list[tuple[str, ...]] = []
-    for state in changed:
+    # Deletions last: a failed write then has nothing deleted to put back.
+    for state in sorted(changed, key=lambda s: s.deleted):
         try:
-            _write_file(root, state.parts, state.new_bytes, state.mode, created_dirs)
+            if state.deleted:
+                _delete_file(root, state.parts)
+            else:
+                _write_file(root, state.parts, state.new_bytes, state.mode, created_dirs)
         except (OSError, EditError) as exc:
             leftovers = _rollback(root, written, created_dirs)
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -296,6 +400,17 @@ def _write_file(
         os.close(dir_fd)
 
 
+def _delete_file(root: Path, parts: list[str]) -> None:
+    dir_fd = _open_dirs(root, parts[:-1], created=None)
+    try:
+        st = os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError("/".join(parts), "the path is no longer a regular file")
+        os.unlink(parts[-1], dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def _open_dirs(root: Path, parts: list[str], *, created: list[tuple[str, ...]] | None) -> int:
     """A descriptor for root/parts, never following a symlink; creates missing dirs if asked."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -323,7 +438,10 @@ def _rollback(root: Path, written: list[_File], created_dirs: list[tuple[str, ..
     failed: list[str] = []
     for state in reversed(written):
         try:
-            if state.original is None:
+            if state.deleted:
+                assert state.original is not None
+                _write_file(root, state.parts, state.original, state.mode, None)
+            elif state.original is None:
                 dir_fd = _open_dirs(root, state.parts[:-1], created=None)
                 try:
                     os.unlink(state.parts[-1], dir_fd=dir_fd)
