@@ -59,6 +59,17 @@ def test_prompt_matches_its_golden_file(role):
     assert rendered == golden.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("edit_format", ["apply_patch", "editor_tool", "whole_file"])
+def test_each_edit_format_prompt_matches_its_golden_file(edit_format):
+    context = {**CASES["implementer"], "variant": edit_format, "edit_format": edit_format}
+    rendered = prompts.as_markdown("implementer", prompts.render("implementer", **context))
+    golden = GOLDEN / f"implementer.{edit_format}.md"
+    if os.environ.get("BATON_REGEN_GOLDEN"):
+        golden.write_text(rendered, encoding="utf-8")
+    assert golden.is_file(), f"missing {golden}; regenerate with BATON_REGEN_GOLDEN=1"
+    assert rendered == golden.read_text(encoding="utf-8")
+
+
 def test_summary_report_matches_its_golden_file(tmp_path):
     from test_summary import complete_run
 

@@ -62,7 +62,9 @@ def replace_once(text: str, search: str, replace: str, rel: str) -> tuple[str, s
     if len(starts) == 1:
         return text[: starts[0]] + replace + text[starts[0] + len(search) :], "none"
     if len(starts) > 1:
-        raise _ambiguous(rel, [text.count("\n", 0, s) + 1 for s in starts])
+        # Line numbers of the first few only: counting lines for every one of thousands of
+        # starts in a big file took seconds.
+        raise _ambiguous(rel, [text.count("\n", 0, s) + 1 for s in starts[:9]], len(starts))
     lines, wanted = split_lines(text), split_lines(search)
     hay = _Lines(lines)
     regions = _content_matches(hay, wanted, rel)
@@ -291,10 +293,11 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def _ambiguous(rel: str, line_numbers: list[int]) -> EditError:
-    where = ", ".join(map(str, line_numbers[:8])) + (", ..." if len(line_numbers) > 8 else "")
+def _ambiguous(rel: str, line_numbers: list[int], total: int | None = None) -> EditError:
+    total = len(line_numbers) if total is None else total
+    where = ", ".join(map(str, line_numbers[:8])) + (", ..." if total > 8 else "")
     return EditError(
-        f"the SEARCH text occurs {len(line_numbers)} times in {rel} (at lines {where}); "
+        f"the SEARCH text occurs {total} times in {rel} (at lines {where}); "
         "add more surrounding lines to SEARCH so it matches exactly one place"
     )
 

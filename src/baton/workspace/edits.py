@@ -229,7 +229,11 @@ def _insert(state: _File, line: int, text: str) -> str:
 def _replace_substring(state: _File, edit: Edit) -> tuple[str, str]:
     """The editor tool's str_replace: an exact substring once, else tolerant line matching."""
     count = state.text.count(edit.search)
-    if count == 1:
+    at = state.text.find(edit.search)
+    # Indented old_str found inside deeper indentation ("    return" in "        return")
+    # was copied with the wrong indentation: the line matching below carries the shift.
+    in_indent = edit.search[:1].isspace() and at > 0 and state.text[at - 1] != "\n"
+    if count == 1 and not in_indent:
         return state.text.replace(edit.search, edit.replace), "none"
     if count > 1:
         starts: list[str] = []
@@ -246,16 +250,16 @@ def _replace_substring(state: _File, edit: Edit) -> tuple[str, str]:
 
 
 def _after_anchor(state: _File, edit: Edit) -> tuple[str, str]:
-    """A V4A hunk: SEARCH matched after the first line equal to its ``@@`` context."""
+    """A V4A hunk: SEARCH matched from the first line equal to its ``@@`` context on (that
+    line included, as hunks often repeat it as their first context line)."""
     lines = split_lines(state.text)
     wanted = edit.anchor.strip()
     at = next((i for i, line in enumerate(lines) if line.strip() == wanted), None)
     if at is None:
         raise EditError(f"the @@ context line {edit.anchor[:80]!r} is not a line of "
                         f"{state.rel}; copy it exactly from the current file")
-    head = "".join(lines[: at + 1])
-    tail, tolerance = replace_once("".join(lines[at + 1 :]), edit.search, edit.replace,
-                                   state.rel)
+    head = "".join(lines[:at])
+    tail, tolerance = replace_once("".join(lines[at:]), edit.search, edit.replace, state.rel)
     return head + tail, tolerance
 
 
