@@ -90,19 +90,21 @@ def prompts_of(run_dir: Path, role: str) -> list[str]:
 
 def start(baton, tmp_path: Path, fmt: str, implementer: list[dict], *, extra: str = "",
           plan: str | None = None, stream: bool = True, override: bool = False,
-          prepare=None):
+          prepare=None, route_extra: str = "", more_models: dict | None = None):
     repo = make_sample_repo(tmp_path / "repo")
     if prepare is not None:
         prepare(repo)
     model = IMPLEMENTERS[fmt]
     toml = repo / "baton.toml"
     text = toml.read_text().replace('model = "qwen/qwen3-coder"', f'model = "{model}"'
-                                    + (f'\nedit_format = "{fmt}"' if override else ""))
+                                    + (f'\nedit_format = "{fmt}"' if override else "")
+                                    + (f"\n{route_extra}" if route_extra else ""))
     toml.write_text(text + extra)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     subprocess.run(["git", "commit", "-qm", "routes", "--allow-empty"], cwd=repo, check=True)
     script = demo_script()
     script["models"][model] = implementer
+    script["models"].update(more_models or {})
     if plan is not None:
         script["models"][PLANNER] = [{"content": plan}]
     script["models"][REVIEWER] = [{"content": fence({
@@ -271,3 +273,28 @@ def test_a_v4a_patch_adds_updates_renames_and_deletes_in_one_reply_gated_and_rev
         "helpers, used", "helpers (mean, median), used")
     assert branch_file(repo, branch, "README.md") is None
     assert branch_file(repo, branch, "legacy.py") is None
+
+
+def test_a_fallback_model_is_asked_in_its_own_format(baton, tmp_path):
+    stats = (Path(make_sample_repo(tmp_path / "probe")) / "stats.py").read_text()
+    _, good = answers("editor_tool", stats)
+    fallback = IMPLEMENTERS["editor_tool"]
+    extra_route = f'fallbacks = ["{fallback}"]'
+    repo, gateway, proc = start(
+        baton, tmp_path, "apply_patch", [{"content": "unused", "faults": ["422"]}],
+        route_extra=extra_route, more_models={fallback: [good]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = run_json(proc)
+    expected = (stats + MEDIAN).replace("Arithmetic mean of", "The arithmetic mean of")
+    assert branch_file(repo, result["branch"], "stats.py") == expected
+    log = [r for r in gateway.requests() if r["call"] == "implementer/p1/r1/e1"]
+    # The primary (OpenAI) was offered apply_patch; its Anthropic fallback the editor tool.
+    assert [(r["model"], r["tools"]) for r in log] == [
+        (IMPLEMENTERS["apply_patch"], ["apply_patch"]),
+        (fallback, ["str_replace_based_edit_tool"])]
+    packet = prompts_of(Path(result["run_dir"]), "implementer")[0]
+    assert "*** Begin Patch" in packet
+    assert f"# implementer (fallback {fallback}) packet\ntools: str_replace_based_edit_tool" \
+        in packet
+    applied = next(e for e in events(Path(result["run_dir"])) if e["type"] == "edits.applied")
+    assert applied["edit_format"] == "editor_tool"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from baton import prompts
@@ -158,8 +159,7 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
     error = ""
     fmt = used = edit_format_of(ctx)
     for attempt in range(1, ctx.config.max_edit_attempts + 1):
-        messages = prompts.render(
-            "implementer", variant=None if fmt == "search_replace" else fmt,
+        context = dict(
             edit_format=used, task=task, plan_text=plan_text(plan), packet=packet,
             packet_index=index, packet_count=count,
             files=_file_context(root, names, protected=ctx.config.protected_paths,
@@ -168,8 +168,9 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
             base_results=prompt_results(ctx.baseline) if round_ == 1 and not fixes else [],
         )
         key = f"p{index}/r{round_}/e{attempt}"
-        text, calls = decode_answer(ctx.ask("implementer", messages, f"implementer/{key}",
-                                            tools=tools_for(fmt), packet=index, round=round_))
+        text, calls = decode_answer(ctx.ask(
+            "implementer", _in_format(fmt, context), f"implementer/{key}", tools=tools_for(fmt),
+            variants=partial(_fallback_in, ctx, fmt, context), packet=index, round=round_))
         used = detect_format(text, pairs := [(c.name, c.arguments) for c in calls])
         try:
             applied = apply_edits(root, parse_answer(text, pairs)[1],
@@ -187,10 +188,24 @@ def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index:
     return PatchResult(None, error)
 
 
-def edit_format_of(ctx: RunContext) -> EditFormat:
-    """The implementer's edit format: its route's ``edit_format``, ``auto`` by vendor."""
+def _in_format(edit_format: EditFormat, context: dict) -> list[dict[str, str]]:
+    """The implementer's messages asking for ``edit_format``."""
+    variant = None if edit_format == "search_replace" else edit_format
+    return prompts.render("implementer", variant=variant, **context)
+
+
+def _fallback_in(ctx: RunContext, primary: EditFormat, context: dict,
+                 model: str) -> tuple[list[dict[str, str]], list[dict] | None] | None:
+    """A fallback model's own messages and tools when its format is not the primary's."""
+    own = edit_format_of(ctx, model)
+    return None if own == primary else (_in_format(own, context), tools_for(own))
+
+
+def edit_format_of(ctx: RunContext, model: str | None = None) -> EditFormat:
+    """The implementer's edit format for ``model`` (default: its route's model): the
+    route's ``edit_format``, ``auto`` by the model's vendor."""
     route = ctx.routes["implementer"]
-    vendor = vendor_of(route.model, ctx.config.endpoint(route.endpoint).vendor)
+    vendor = vendor_of(model or route.model, ctx.config.endpoint(route.endpoint).vendor)
     return choose_format(route.edit_format, vendor)
 
 

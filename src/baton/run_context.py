@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ from baton.workspace.snapshot import Snapshot
 ABSURD_COST_USD = 1_000_000.0
 
 Progress = Callable[[dict[str, Any]], None]
+Variants = Callable[[str], "tuple[list[dict[str, str]], list[dict[str, Any]] | None] | None"]
+"""A fallback model's own (messages, tools), or None when it is asked as the primary."""
 
 _PROVIDERS: dict[tuple, OpenAIProvider] = {}
 _PROVIDERS_LOCK = threading.Lock()
@@ -189,10 +191,12 @@ class RunContext:
     # -- the model-call step ---------------------------------------------------------
 
     def ask(self, role: str, messages: list[dict[str, str]], call_key: str,
-            tools: list[dict[str, Any]] | None = None, **context: Any) -> str:
+            tools: list[dict[str, Any]] | None = None,
+            variants: Variants | None = None, **context: Any) -> str:
         """The text answer of ``role``'s model to ``messages``, recorded or replayed.
 
-        With ``tools`` offered, their calls are in the text (``llm.tools.decode_answer``)."""
+        With ``tools`` offered, their calls are in the text (``llm.tools.decode_answer``).
+        ``variants`` gives a fallback model its own messages and tools (or None: the same)."""
         if call_key in self.recorded:
             return (self.run_dir / self.recorded[call_key]).read_text(encoding="utf-8")
         from baton.prompts import as_markdown
@@ -201,12 +205,22 @@ class RunContext:
         # What is sent is exactly what packets/ shows: secrets masked in both.
         messages = self.masker.mask_obj(messages)
         check_prompt_size(messages, self.config.max_prompt_bytes, role)
+        own: dict[str, tuple[list[dict[str, str]], list[dict[str, Any]] | None]] = {}
+        for model in route.fallbacks:
+            variant = variants(model) if variants is not None else None
+            if variant is not None:
+                own[model] = (self.masker.mask_obj(variant[0]), variant[1])
+                check_prompt_size(own[model][0], self.config.max_prompt_bytes, role)
         number = self._next_number()
         prompt_file = f"packets/{number:02d}-{role}.md"
         response_file = f"responses/{number:02d}-{role}.md"
         offered = f"; tools: {', '.join(t['function']['name'] for t in tools)}" if tools else ""
-        self.write(prompt_file, as_markdown(role, messages,
-                                            header=f"call: `{call_key}`{offered}"))
+        packet = as_markdown(role, messages, header=f"call: `{call_key}`{offered}")
+        for model, (own_messages, own_tools) in own.items():
+            names = ", ".join(t["function"]["name"] for t in own_tools or [])
+            packet += as_markdown(f"{role} (fallback {model})", own_messages,
+                                  header=f"tools: {names or 'none'}").replace("# ", "\n# ", 1)
+        self.write(prompt_file, packet)
         streamed = [0]
 
         def on_text(text: str) -> None:  # tokens as they stream, for the display only
@@ -220,8 +234,12 @@ class RunContext:
             headers={"X-Baton-Run": self.run_id, "X-Baton-Call": call_key},
             on_text=on_text if self.progress is not None else None, tools=tools,
         )
-        estimate = estimate_tokens(messages) + (estimate_tokens(
-            [{"tools": json.dumps(tools)}]) if tools else 0)
+        estimate = max(_estimate(m, t) for m, t in [(messages, tools), *own.values()])
+        if own:
+            base = request
+            request = replace(base, adapt=lambda model: replace(
+                base, model=model, messages=own[model][0], tools=own[model][1], adapt=None)
+                if model in own else replace(base, model=model, adapt=None))
         attempts = [0]
 
         def before(model: str) -> None:
@@ -383,6 +401,12 @@ class RunContext:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _estimate(messages: list[dict[str, str]], tools: list[dict[str, Any]] | None) -> int:
+    """The input tokens of a request: its messages and the schemas of its tools."""
+    return estimate_tokens(messages) + (
+        estimate_tokens([{"tools": json.dumps(tools)}]) if tools else 0)
 
 
 def check_prompt_size(messages: list[dict[str, str]], max_bytes: int, role: str) -> None:

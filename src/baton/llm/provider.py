@@ -51,6 +51,9 @@ class ChatRequest:
     """Called with each piece of streamed text as it arrives (for a live display)."""
     tools: list[dict[str, Any]] | None = None
     """Function tools offered (``llm/tools.py``); their calls come back in the answer's text."""
+    adapt: Callable[[str], ChatRequest] | None = field(default=None, compare=False, repr=False)
+    """The request for a fallback model, when it is asked differently (its own prompt and
+    tools: the implementer's edit format by vendor); None: the same request."""
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,8 @@ def _failure_message(failures: list[str], errors: list[AttemptFailed], models: l
 def _with_model(request: ChatRequest, model: str) -> ChatRequest:
     if request.model == model:
         return request
+    if request.adapt is not None:
+        return request.adapt(model)
     return ChatRequest(
         model=model, messages=request.messages, max_tokens=request.max_tokens,
         temperature=request.temperature, stream=request.stream, headers=request.headers,
