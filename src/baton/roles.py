@@ -1,18 +1,19 @@
-"""The model roles: each builds its prompt, asks its model, and checks the answer."""
+"""The roles' steps: each builds its role's packet, has the role's backend answer it
+(``baton.backends``: a model or an agent command line), and gates the answer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from baton import prompts
+from baton import backends, prompts
 from baton.errors import EditError, ModelOutputError
 from baton.evidence.beforeafter import prompt_results
 from baton.models import Plan, PlanPacket, Verdict
 from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
 from baton.secrets import secret_file_pattern
-from baton.workspace.edits import AppliedEdits, apply_edits, parse_edits
+from baton.workspace.edits import AppliedEdits
 from baton.workspace.repomap import key_files, repo_map
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, check_path, safe_parts
 
@@ -32,8 +33,9 @@ def plan_task(ctx: RunContext, task: str) -> Plan:
     errors: list[str] = []
     for attempt in range(1, ctx.config.max_plan_attempts + 1):
         context["repair_errors"] = errors
-        text = ctx.ask("planner", prompts.render("planner", **context), f"planner/a{attempt}",
-                       packet=None, round=None)
+        text = backends.for_role(ctx, "planner").answer(
+            ctx, "planner", prompts.render("planner", **context), f"planner/a{attempt}",
+            packet=None, round=None)
         try:
             plan = parse_plan(text, max_packets=ctx.config.max_packets)
         except OutputInvalid as exc:
@@ -143,25 +145,23 @@ class PatchResult:
 
 def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
               count: int, round_: int, fixes: list[str]) -> PatchResult:
-    """Ask the implementer and apply its edits; refused edits go back with the reason."""
+    """Have the implementer make its change; a refused change goes back with the reason."""
     root = ctx.worktree.path
     names = list(dict.fromkeys([*packet.files, *(plan.files() if count == 1 else [])]))
+    backend = backends.for_role(ctx, "implementer")
     error = ""
     for attempt in range(1, ctx.config.max_edit_attempts + 1):
-        messages = prompts.render(
-            "implementer", task=task, plan_text=plan_text(plan), packet=packet,
-            packet_index=index, packet_count=count,
+        request = backends.ChangeRequest(
+            task=task, plan_text=plan_text(plan), packet=packet, index=index, count=count,
+            round=round_, allowed_files=names,
             files=_file_context(root, names, protected=ctx.config.protected_paths,
                                 budget_bytes=int(ctx.config.max_prompt_bytes * FILES_SHARE)),
-            required_fixes=fixes, round=round_, edit_error=error,
+            required_fixes=fixes, edit_error=error,
             base_results=prompt_results(ctx.baseline) if round_ == 1 and not fixes else [],
         )
         key = f"p{index}/r{round_}/e{attempt}"
-        text = ctx.ask("implementer", messages, f"implementer/{key}", packet=index,
-                       round=round_)
         try:
-            applied = apply_edits(root, parse_edits(text),
-                                  protected=ctx.config.protected_paths, allowed_files=names)
+            applied = backend.change(ctx, request, f"implementer/{key}")
         except EditError as exc:
             error = str(exc) + ctx.cut_note(f"implementer/{key}", "implementer")
             ctx.emit("edits.rejected", key=f"edits.rejected/{key}", packet=index,
@@ -207,7 +207,8 @@ def ask_verdict(ctx: RunContext, messages: list[dict[str, str]], key: str, *,
                       + ". Return the complete JSON verdict.")
             messages = [*messages, {"role": "user", "content": repair}]
         suffix = "" if attempt == 1 else f"/a{attempt}"
-        text = ctx.ask("reviewer", messages, f"{key}{suffix}", packet=packet, round=round_)
+        text = backends.for_role(ctx, "reviewer").answer(
+            ctx, "reviewer", messages, f"{key}{suffix}", packet=packet, round=round_)
         try:
             return parse_verdict(text)
         except OutputInvalid as exc:
@@ -222,6 +223,7 @@ def summarize_evidence(ctx: RunContext, decision: str, evidence: list) -> str:
     """A labeled summary of the recorded evidence by the verifier's model; never decides."""
     messages = prompts.render("verifier", decision=decision,
                               evidence=[e.model_dump() for e in evidence])
-    text = ctx.ask("verifier", messages, "verifier/summary", packet=None, round=None)
+    text = backends.for_role(ctx, "verifier").answer(ctx, "verifier", messages,
+                                                     "verifier/summary", packet=None, round=None)
     model = ctx.routes["verifier"].model
     return f"_Summary by {model}, from the recorded evidence only; it decides nothing._\n\n{text}"
