@@ -197,7 +197,7 @@ def test_sigkill_at_50_points_then_resume_finishes_like_an_uninterrupted_run(bat
             problems.append(f"{out['point']}: {exc}")
         crashed_mid_run += not any(e["type"] == "run.end" for e in out["before"])
     assert not problems, "\n".join(problems)
-    assert crashed_mid_run >= len(points) * 0.8  # the kills land mid-run (a loaded machine may end first)
+    assert crashed_mid_run >= len(points) * 0.8  # kills land mid-run (a loaded machine: 8/10)
     print(f"\nreference run {reference_wall:.1f}s, trace {trace_length} events; "
           f"{len(points)} kill points ({trace_length - 1} at step boundaries, "
           f"{50 - trace_length + 1} timed; share {chunk + 1}/{KILL_CHUNKS} ran "
