@@ -179,7 +179,8 @@ def measure(kind: str, base: Path, by: str) -> dict:
                  "output_tokens", "cost_usd", "unknown_cost_calls"]
         groups = [dict(zip(names, row, strict=True)) for row in rows]
     else:
-        from baton.runs.stats import summarize, summarize_line_by_line
+        from baton.runs.reader import summarize
+        from baton.runs.stats import summarize_line_by_line
 
         started, cpu = time.perf_counter(), time.process_time()
         if kind == "baton-before":

@@ -20,4 +20,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[dev]'
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# The tests wait on model latency, subprocesses and git far more than on the CPU: four
+# workers on two cores (BATON_TEST_WORKERS=0 runs them in this process, one at a time).
+.venv/bin/python -m pytest -n "${BATON_TEST_WORKERS:-4}" --dist worksteal "$@"

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from buggy_project import (
     FIX_THE_FIX,
     RIGHT_FIX,
@@ -155,9 +156,12 @@ def test_a_budget_stop_inside_a_fix_round_resumes_to_go(baton, buggy_repo):
     assert len(of(run_dir, "base.command")) == 1  # the base run is not repeated
 
 
+@pytest.mark.parametrize("chunk", range(3))  # interleaved thirds, spread by pytest-xdist
 def test_killed_at_every_step_of_the_fix_round_then_resumed_ends_in_the_same_go(baton,
-                                                                                 tmp_path):
-    """SIGKILL at each trace step from the first verification on, then ``baton resume``."""
+                                                                                 tmp_path,
+                                                                                 chunk):
+    """SIGKILL at each trace step from the first verification on, then ``baton resume``
+    (each third of the steps in its own test)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from test_crash_resume import kill, start_baton, trace_lines
@@ -174,6 +178,7 @@ def test_killed_at_every_step_of_the_fix_round_then_resumed_ends_in_the_same_go(
     kinds = [e["type"] for e in events(Path(reference["run_dir"]))]
     first = kinds.index("command")
     points = list(range(first, len(kinds) - 1))  # kill once the trace has this many lines
+    points = points[chunk::3]
     expected = subprocess.run(["git", "show", f"{reference['branch']}:calc.py"],
                               cwd=reference_repo, capture_output=True, text=True).stdout
 

@@ -12,14 +12,17 @@ import pytest
 
 from baton.runs import scan, statcache
 from baton.runs import trace as T
+from baton.runs.reader import run_overview, summarize
 from baton.runs.stats import (
     GROUP_BYS,
     MAX_LINE_WARNINGS,
-    run_overview,
-    summarize,
     summarize_line_by_line,
 )
-from baton.runs.trace import TraceWriter
+from baton.runs.trace import TraceWriter as _TraceWriter
+
+
+def TraceWriter(path, run_id):  # a run's writer, as runs.reader.run_trace makes it
+    return _TraceWriter(path, run_id, on_end=statcache.write_summary)
 
 MODELS = ["openai/gpt-5", "qwen/qwen3-coder", "anthropic/claude-sonnet-4.5"]
 ROLES = ["planner", "implementer", "reviewer", "verifier"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from baton.runs import trace as T
-from baton.runs.stats import percentile, summarize
+from baton.runs.reader import summarize
+from baton.runs.stats import percentile
 from baton.runs.trace import TraceWriter
 
 REVIEWER = "anthropic/claude-sonnet-4.5"

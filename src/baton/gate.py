@@ -2,6 +2,9 @@
 
 The steps around a run's own work that the two share, so both record and say the same:
 
+    checks:   check_routes, check_endpoints (before a run starts), prepare_continue (before
+              it continues: the guards come from the user's configuration now)
+    result:   RunResult (ReviewResult adds the review's fields)
     start:    load_settings -> new_run_folder -> run_record -> open_context -> verify_origins,
               sandbox_warning, vendor_warnings
     continue: open_context -> replay -> mark_resumed
@@ -12,23 +15,185 @@ The steps around a run's own work that the two share, so both record and say the
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from baton.config import Config, Route, load_config
-from baton.errors import BatonError, BudgetExhausted, InternalError, RunInterrupted
-from baton.llm.budget import Budget
-from baton.llm.vendors import VendorCheck
+from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
+from baton.config.ownership import GUARD_KEYS
+from baton.errors import (
+    BatonError,
+    BudgetExhausted,
+    ConfigError,
+    InternalError,
+    RunInterrupted,
+    UserError,
+)
+from baton.llm.budget import Budget, check_prices_known
+from baton.llm.provider import missing_key_warning, resolve_api_key
+from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
 from baton.models import CommandEvidence
 from baton.run_context import Progress, RunContext, load_replay
-from baton.runs.store import exclude_from_git, find_repo_root, new_run_id, runs_dir
-from baton.runs.trace import TraceWriter, now_iso
+from baton.runs.reader import run_trace
+from baton.runs.store import (
+    exclude_from_git,
+    find_repo_root,
+    find_run,
+    new_run_id,
+    read_workflow,
+    runs_dir,
+)
+from baton.runs.trace import now_iso
 from baton.secrets import SecretMasker, key_values
 from baton.workspace.git import Worktree
 from baton.workspace.sandbox import sandbox_notice
 from baton.workspace.verify import remove_stale_checkout
 
 EXIT = {"go": 0, "no-go": 1}
+
+# -- the result, and the checks before a run starts or continues ----------------------
+
+# Settings that only the user's configuration, environment and flags of the moment may
+# give: a run folder (which a clone may carry, or anyone may edit) never supplies them.
+GUARDS = (*REPO_FORBIDDEN, *GUARD_KEYS, "retry")
+
+
+@dataclass
+class RunResult:
+    """How a run ended (or paused), for the CLI and library callers."""
+
+    run_id: str
+    run_dir: Path
+    state: str
+    decision: str | None
+    branch: str
+    commit: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    exit_code: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready result object."""
+        return {"run_id": self.run_id, "state": self.state, "decision": self.decision,
+                "branch": self.branch, "commit": self.commit, "run_dir": str(self.run_dir),
+                "reasons": self.reasons, "totals": self.totals, "exit_code": self.exit_code,
+                "warnings": self.warnings}
+
+
+def check_routes(routes: dict[str, Route], config: Config | None = None) -> list[VendorCheck]:
+    """The reviewer must be a different model from the implementer, and is checked to be
+    another vendor by the one rule of ``baton.llm.vendors`` (refused when the user's
+    ``require_other_vendor`` is set); returns every check (``warns`` says which to tell)."""
+    implementer, reviewer = routes["implementer"], routes["reviewer"]
+    implementer_vendor = endpoint_vendor(config, implementer.endpoint)
+    authors = [author_from_model(m, "implementer route", implementer_vendor)
+               for m in [implementer.model, *implementer.fallbacks]]
+    checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
+                         reviewer_endpoint_vendor=endpoint_vendor(config, reviewer.endpoint),
+                         require_other_vendor=bool(config and config.require_other_vendor))
+    return checks
+
+
+def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str], *,
+                    roles: list[str] | None = None) -> list[str]:
+    """Every role that will be called (``roles``, default the workflow's) has a defined
+    endpoint and a key, before anything starts.
+
+    Returns warnings: a local endpoint whose key variable is unset is said, not silent.
+    """
+    used = list(roles) if roles is not None else ["planner", "implementer", "reviewer"]
+    if config.summarize_evidence:
+        used.append("verifier")
+    warnings: list[str] = []
+    for role in used:
+        name = routes[role].endpoint
+        resolve_api_key(config.endpoint(name), environ)
+        warning = missing_key_warning(name, config.endpoint(name), environ)
+        if warning and warning not in warnings:
+            warnings.append(warning)
+    return warnings
+
+
+def without_guards(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` without any guard (see GUARDS)."""
+    return {k: v for k, v in settings.items() if k not in GUARDS}
+
+
+def _remembered(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The project settings a run folder remembers from the flags of its start.
+
+    Guards are dropped: they come only from the user's configuration, environment and
+    flags now. A remembered ``--config`` file is read the same way (its guards ignored).
+    """
+    remembered: dict[str, Any] = {}
+    named = workflow.get("config_file")
+    if isinstance(named, str) and named:
+        path = Path(named)
+        if path.is_file():
+            from baton.config import _read_toml
+
+            remembered = without_guards(_read_toml(path))
+    overrides = workflow.get("overrides")
+    if isinstance(overrides, dict):
+        remembered = deep_merge(remembered, without_guards(overrides))
+    return remembered
+
+
+@dataclass
+class Continuation:
+    """What continuing a run needs, checked before anything about the run is changed."""
+
+    repo_root: Path
+    run_dir: Path
+    workflow: dict[str, Any]
+    config: Config
+    routes: dict[str, Route]
+    remembered: dict[str, Any]
+
+
+def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = None,
+                     config_file: Path | None = None,
+                     environ: dict[str, str] | None = None) -> Continuation:
+    """Load a run and the configuration to continue it with, and check every guard.
+
+    Raises (changing nothing) when the run cannot continue: no endpoint or key, unknown
+    prices under a cost limit, a required sandbox that does not work here.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    repo_root = find_repo_root(repo)
+    run_dir = find_run(repo_root, run_id)
+    workflow = read_workflow(run_dir)
+    remembered = _remembered(workflow)
+    merged = deep_merge(remembered, overrides or {})
+    config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
+    try:
+        routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
+    except (KeyError, AttributeError, ValueError) as exc:
+        raise UserError(f"{run_dir}/workflow.json has no valid routes ({exc}); start a new "
+                        "run") from exc
+    review = workflow.get("kind") == "review"  # a `baton review` has only a reviewer
+    if not review:
+        check_routes(routes, config)
+    priced = {"reviewer": routes["reviewer"]} if review and "reviewer" in routes else routes
+    check_prices_known(config.limits, config.role_limits, priced, config.prices)
+    try:
+        check_endpoints(config, routes, environ, roles=["reviewer"] if review else None)
+    except ConfigError as exc:
+        started = workflow.get("config_file")
+        if config_file is None and isinstance(started, str) and started:
+            raise ConfigError(f"{exc}\nThe run was started with --config {started}; a run "
+                              "folder never supplies endpoints, so pass it again: "
+                              f"--config {started}") from exc
+        raise
+    if config.sandbox == "bwrap":
+        from baton.workspace.sandbox import _resolve_sandbox
+
+        _resolve_sandbox("bwrap")
+    return Continuation(repo_root, run_dir, workflow, config, routes,
+                         deep_merge(remembered, without_guards(overrides or {})))
+
+
 
 
 # -- start -----------------------------------------------------------------------------------
@@ -88,7 +253,7 @@ def open_context(run_id: str, run_dir: Path, repo_root: Path, config: Config,
                  routes: dict[str, Route], worktree: Worktree, environ: dict[str, str],
                  progress: Progress | None) -> RunContext:
     """The run's context (trace open, fresh budget), holding the run's lock."""
-    trace = TraceWriter(run_dir / "trace.jsonl", run_id)
+    trace = run_trace(run_dir / "trace.jsonl", run_id)
     ctx = RunContext(run_id=run_id, run_dir=run_dir, repo_root=repo_root, config=config,
                      routes=routes, worktree=worktree, trace=trace,
                      budget=Budget(config.limits, config.role_limits),

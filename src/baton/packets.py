@@ -16,8 +16,9 @@ from typing import Any
 from baton import prompts
 from baton.config import ROLES, load_config
 from baton.errors import UserError
+from baton.runs.reader import run_trace
 from baton.runs.store import find_repo_root
-from baton.runs.trace import TraceWriter, now_iso
+from baton.runs.trace import now_iso
 from baton.secrets import SecretMasker, key_values
 from baton.workspace.detect import detect_test_commands
 from baton.workspace.git import tracked_files
@@ -131,7 +132,7 @@ def write_packets(task: str, title: str, repo: Path, out: Path, *, force: bool =
     trace_path = out / "trace.jsonl"
     if trace_path.exists():
         trace_path.unlink()
-    trace = TraceWriter(trace_path, f"packets-{out.name}")
+    trace = run_trace(trace_path, f"packets-{out.name}")
     trace.emit("workflow.created", task=task, title=title, roles=list(ROLES),
                routes=workflow["routes"], repo=str(root))
     trace.close()

@@ -7,31 +7,34 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from baton import gate, roles
 from baton.approvals import contract_rules, fired_rules, tampering_rules
-from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
-from baton.config.ownership import GUARD_KEYS
+from baton.config import Config
 from baton.errors import (
     AwaitingApproval,
     BatonError,
     BudgetExhausted,
-    ConfigError,
     UserError,
 )
 from baton.evidence.baseline import run_baseline
 from baton.evidence.beforeafter import already_passing, failure_fixes, transitions
 from baton.evidence.contract import ContractCheck, check_contract
 from baton.evidence.tampering import count_flags, diff_flags, parse_diff
-from baton.gate import EXIT, decide
+from baton.gate import (  # RunResult, check_routes, ...: re-exported for library callers
+    EXIT,
+    RunResult,
+    check_endpoints,
+    check_routes,
+    decide,
+    prepare_continue,
+)
 from baton.llm.budget import check_prices_known
-from baton.llm.provider import missing_key_warning, resolve_api_key
-from baton.llm.vendors import VendorCheck, author_from_model, check_pairs
 from baton.models import CommandEvidence, Plan, PlanPacket, Verdict
 from baton.run_context import Progress, RunContext, warm_up
+from baton.runs.reader import run_trace
 from baton.runs.store import (
     check_run_home,
     find_repo_root,
@@ -39,7 +42,7 @@ from baton.runs.store import (
     read_workflow,
     write_workflow,
 )
-from baton.runs.trace import TraceWriter, now_iso, read_events
+from baton.runs.trace import now_iso, read_events
 from baton.secrets import SecretMasker
 from baton.workspace.git import create_worktree, head_commit, open_worktree, repo_git
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, safe_parts
@@ -47,72 +50,11 @@ from baton.workspace.sandbox import end_orphaned_command
 from baton.workspace.snapshot import Snapshot, freeze, snapshot_diff, tree_changes
 from baton.workspace.verify import SESSION_FILE, verify
 
-# Settings that only the user's configuration, environment and flags of the moment may
-# give: a run folder (which a clone may carry, or anyone may edit) never supplies them.
-GUARDS = (*REPO_FORBIDDEN, *GUARD_KEYS, "retry")
-
-
-@dataclass
-class RunResult:
-    """How a run ended (or paused), for the CLI and library callers."""
-
-    run_id: str
-    run_dir: Path
-    state: str
-    decision: str | None
-    branch: str
-    commit: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    totals: dict[str, Any] = field(default_factory=dict)
-    exit_code: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready result object."""
-        return {"run_id": self.run_id, "state": self.state, "decision": self.decision,
-                "branch": self.branch, "commit": self.commit, "run_dir": str(self.run_dir),
-                "reasons": self.reasons, "totals": self.totals, "exit_code": self.exit_code,
-                "warnings": self.warnings}
-
 
 class _NoGo(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def check_routes(routes: dict[str, Route], config: Config | None = None) -> list[VendorCheck]:
-    """The reviewer must be a different model from the implementer, and is checked to be
-    another vendor by the one rule of ``baton.llm.vendors`` (refused when the user's
-    ``require_other_vendor`` is set); returns every check (``warns`` says which to tell)."""
-    implementer, reviewer = routes["implementer"], routes["reviewer"]
-    endpoint_vendor = gate.endpoint_vendor(config, implementer.endpoint)
-    authors = [author_from_model(m, "implementer route", endpoint_vendor)
-               for m in [implementer.model, *implementer.fallbacks]]
-    checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
-                         reviewer_endpoint_vendor=gate.endpoint_vendor(config, reviewer.endpoint),
-                         require_other_vendor=bool(config and config.require_other_vendor))
-    return checks
-
-
-def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str], *,
-                    roles: list[str] | None = None) -> list[str]:
-    """Every role that will be called (``roles``, default the workflow's) has a defined
-    endpoint and a key, before anything starts.
-
-    Returns warnings: a local endpoint whose key variable is unset is said, not silent.
-    """
-    used = list(roles) if roles is not None else ["planner", "implementer", "reviewer"]
-    if config.summarize_evidence:
-        used.append("verifier")
-    warnings: list[str] = []
-    for role in used:
-        name = routes[role].endpoint
-        resolve_api_key(config.endpoint(name), environ)
-        warning = missing_key_warning(name, config.endpoint(name), environ)
-        if warning and warning not in warnings:
-            warnings.append(warning)
-    return warnings
 
 
 def start_run(task: str, repo: Path, *, config_file: Path | None = None,
@@ -161,85 +103,6 @@ def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
         return []
     return [f"your working tree has uncommitted changes; baton works from HEAD ({base[:12]}) "
             "and does not see them (commit or stash them first if the task needs them)"]
-
-
-def without_guards(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` without any guard (see GUARDS)."""
-    return {k: v for k, v in settings.items() if k not in GUARDS}
-
-
-def _remembered(workflow: dict[str, Any]) -> dict[str, Any]:
-    """The project settings a run folder remembers from the flags of its start.
-
-    Guards are dropped: they come only from the user's configuration, environment and
-    flags now. A remembered ``--config`` file is read the same way (its guards ignored).
-    """
-    remembered: dict[str, Any] = {}
-    named = workflow.get("config_file")
-    if isinstance(named, str) and named:
-        path = Path(named)
-        if path.is_file():
-            from baton.config import _read_toml
-
-            remembered = without_guards(_read_toml(path))
-    overrides = workflow.get("overrides")
-    if isinstance(overrides, dict):
-        remembered = deep_merge(remembered, without_guards(overrides))
-    return remembered
-
-
-@dataclass
-class _Continuation:
-    """What continuing a run needs, checked before anything about the run is changed."""
-
-    repo_root: Path
-    run_dir: Path
-    workflow: dict[str, Any]
-    config: Config
-    routes: dict[str, Route]
-    remembered: dict[str, Any]
-
-
-def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = None,
-                     config_file: Path | None = None,
-                     environ: dict[str, str] | None = None) -> _Continuation:
-    """Load a run and the configuration to continue it with, and check every guard.
-
-    Raises (changing nothing) when the run cannot continue: no endpoint or key, unknown
-    prices under a cost limit, a required sandbox that does not work here.
-    """
-    environ = dict(os.environ if environ is None else environ)
-    repo_root = find_repo_root(repo)
-    run_dir = find_run(repo_root, run_id)
-    workflow = read_workflow(run_dir)
-    remembered = _remembered(workflow)
-    merged = deep_merge(remembered, overrides or {})
-    config = load_config(repo_root, config_file=config_file, overrides=merged, environ=environ)
-    try:
-        routes = {role: Route.model_validate(r) for role, r in workflow["routes"].items()}
-    except (KeyError, AttributeError, ValueError) as exc:
-        raise UserError(f"{run_dir}/workflow.json has no valid routes ({exc}); start a new "
-                        "run") from exc
-    review = workflow.get("kind") == "review"  # a `baton review` has only a reviewer
-    if not review:
-        check_routes(routes, config)
-    priced = {"reviewer": routes["reviewer"]} if review and "reviewer" in routes else routes
-    check_prices_known(config.limits, config.role_limits, priced, config.prices)
-    try:
-        check_endpoints(config, routes, environ, roles=["reviewer"] if review else None)
-    except ConfigError as exc:
-        started = workflow.get("config_file")
-        if config_file is None and isinstance(started, str) and started:
-            raise ConfigError(f"{exc}\nThe run was started with --config {started}; a run "
-                              "folder never supplies endpoints, so pass it again: "
-                              f"--config {started}") from exc
-        raise
-    if config.sandbox == "bwrap":
-        from baton.workspace.sandbox import _resolve_sandbox
-
-        _resolve_sandbox("bwrap")
-    return _Continuation(repo_root, run_dir, workflow, config, routes,
-                         deep_merge(remembered, without_guards(overrides or {})))
 
 
 def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = None,
@@ -676,7 +539,7 @@ def answer_approval(repo: Path, run_id: str, *, approved: bool, reason: str = ""
     if approved:  # can it continue? check before recording anything
         prepare_continue(repo, run_id, overrides=overrides, config_file=config_file,
                          environ=environ)
-    trace = TraceWriter(run_dir / "trace.jsonl", wf["run_id"])
+    trace = run_trace(run_dir / "trace.jsonl", wf["run_id"])
     try:
         masker = SecretMasker(dict(os.environ if environ is None else environ))
         lock = _lock_run(run_dir, wf["run_id"])

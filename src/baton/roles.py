@@ -1,28 +1,19 @@
-"""The model roles: each builds its prompt, asks its model, and checks the answer."""
+"""The roles' steps: each builds its role's packet, has the role's backend answer it
+(``baton.backends``: a model or an agent command line), and gates the answer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
-from baton import prompts
+from baton import backends, prompts
 from baton.errors import EditError, ModelOutputError
 from baton.evidence.beforeafter import prompt_results
-from baton.llm.tools import decode_answer, tools_for
-from baton.llm.vendors import vendor_of
 from baton.models import Plan, PlanPacket, Verdict
 from baton.parsing import OutputInvalid, parse_plan, parse_verdict
 from baton.run_context import RunContext
 from baton.secrets import secret_file_pattern
-from baton.workspace.edits import AppliedEdits, apply_edits
-from baton.workspace.formats import (
-    EditFormat,
-    choose_format,
-    detect_format,
-    parse_answer,
-    speak,
-)
+from baton.workspace.edits import AppliedEdits
 from baton.workspace.repomap import key_files, repo_map
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, check_path, safe_parts
 
@@ -42,8 +33,9 @@ def plan_task(ctx: RunContext, task: str) -> Plan:
     errors: list[str] = []
     for attempt in range(1, ctx.config.max_plan_attempts + 1):
         context["repair_errors"] = errors
-        text = ctx.ask("planner", prompts.render("planner", **context), f"planner/a{attempt}",
-                       packet=None, round=None)
+        text = backends.for_role(ctx, "planner").answer(
+            ctx, "planner", prompts.render("planner", **context), f"planner/a{attempt}",
+            packet=None, round=None)
         try:
             plan = parse_plan(text, max_packets=ctx.config.max_packets)
         except OutputInvalid as exc:
@@ -153,60 +145,35 @@ class PatchResult:
 
 def implement(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
               count: int, round_: int, fixes: list[str]) -> PatchResult:
-    """Ask the implementer and apply its edits; refused edits go back with the reason."""
+    """Have the implementer make its change; a refused change goes back with the reason."""
     root = ctx.worktree.path
     names = list(dict.fromkeys([*packet.files, *(plan.files() if count == 1 else [])]))
+    backend = backends.for_role(ctx, "implementer")
     error = ""
-    fmt = used = edit_format_of(ctx)
     for attempt in range(1, ctx.config.max_edit_attempts + 1):
-        context = dict(
-            edit_format=used, task=task, plan_text=plan_text(plan), packet=packet,
-            packet_index=index, packet_count=count,
+        request = backends.ChangeRequest(
+            task=task, plan_text=plan_text(plan), packet=packet, index=index, count=count,
+            round=round_, allowed_files=names,
             files=_file_context(root, names, protected=ctx.config.protected_paths,
                                 budget_bytes=int(ctx.config.max_prompt_bytes * FILES_SHARE)),
-            required_fixes=fixes, round=round_, edit_error=error,
+            required_fixes=fixes, edit_error=error,
             base_results=prompt_results(ctx.baseline) if round_ == 1 and not fixes else [],
         )
         key = f"p{index}/r{round_}/e{attempt}"
-        text, calls = decode_answer(ctx.ask(
-            "implementer", _in_format(fmt, context), f"implementer/{key}", tools=tools_for(fmt),
-            variants=partial(_fallback_in, ctx, fmt, context), packet=index, round=round_))
-        used = detect_format(text, pairs := [(c.name, c.arguments) for c in calls])
         try:
-            applied = apply_edits(root, parse_answer(text, pairs)[1],
-                                  protected=ctx.config.protected_paths, allowed_files=names)
+            applied = backend.change(ctx, request, f"implementer/{key}")
         except EditError as exc:
-            error = speak(str(exc), used) + ctx.cut_note(f"implementer/{key}", "implementer")
+            error = str(exc) + ctx.cut_note(f"implementer/{key}", "implementer")
             ctx.emit("edits.rejected", key=f"edits.rejected/{key}", packet=index,
                      round=round_, attempt=attempt, reason=error)
             continue
         ctx.emit("edits.applied", key=f"edits.applied/{key}", packet=index, round=round_,
                  files=applied.files, added=applied.added, removed=applied.removed,
                  outside_plan=applied.outside_plan, tolerances=applied.tolerances,
-                 edit_format=used, deleted=applied.deleted, renamed=applied.renamed)
+                 edit_format=applied.edit_format, deleted=applied.deleted,
+                 renamed=applied.renamed)
         return PatchResult(applied)
     return PatchResult(None, error)
-
-
-def _in_format(edit_format: EditFormat, context: dict) -> list[dict[str, str]]:
-    """The implementer's messages asking for ``edit_format``."""
-    variant = None if edit_format == "search_replace" else edit_format
-    return prompts.render("implementer", variant=variant, **context)
-
-
-def _fallback_in(ctx: RunContext, primary: EditFormat, context: dict,
-                 model: str) -> tuple[list[dict[str, str]], list[dict] | None] | None:
-    """A fallback model's own messages and tools when its format is not the primary's."""
-    own = edit_format_of(ctx, model)
-    return None if own == primary else (_in_format(own, context), tools_for(own))
-
-
-def edit_format_of(ctx: RunContext, model: str | None = None) -> EditFormat:
-    """The implementer's edit format for ``model`` (default: its route's model): the
-    route's ``edit_format``, ``auto`` by the model's vendor."""
-    route = ctx.routes["implementer"]
-    vendor = vendor_of(model or route.model, ctx.config.endpoint(route.endpoint).vendor)
-    return choose_format(route.edit_format, vendor)
 
 
 def review(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
@@ -242,7 +209,8 @@ def ask_verdict(ctx: RunContext, messages: list[dict[str, str]], key: str, *,
                       + ". Return the complete JSON verdict.")
             messages = [*messages, {"role": "user", "content": repair}]
         suffix = "" if attempt == 1 else f"/a{attempt}"
-        text = ctx.ask("reviewer", messages, f"{key}{suffix}", packet=packet, round=round_)
+        text = backends.for_role(ctx, "reviewer").answer(
+            ctx, "reviewer", messages, f"{key}{suffix}", packet=packet, round=round_)
         try:
             return parse_verdict(text)
         except OutputInvalid as exc:
@@ -257,6 +225,7 @@ def summarize_evidence(ctx: RunContext, decision: str, evidence: list) -> str:
     """A labeled summary of the recorded evidence by the verifier's model; never decides."""
     messages = prompts.render("verifier", decision=decision,
                               evidence=[e.model_dump() for e in evidence])
-    text = ctx.ask("verifier", messages, "verifier/summary", packet=None, round=None)
+    text = backends.for_role(ctx, "verifier").answer(ctx, "verifier", messages,
+                                                     "verifier/summary", packet=None, round=None)
     model = ctx.routes["verifier"].model
     return f"_Summary by {model}, from the recorded evidence only; it decides nothing._\n\n{text}"

@@ -17,7 +17,7 @@ def runs_table(repo_root: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
     rows, warnings = [], []
     for run_dir in list_runs(repo_root):
-        from baton.runs.stats import run_overview  # not needed when there are no runs
+        from baton.runs.reader import run_overview  # not needed when there are no runs
 
         try:
             wf = read_workflow(run_dir)

@@ -65,7 +65,7 @@ def summary_cmd(targets: tuple[str, ...], by: str, repo: Path | None, as_json: b
     file, a run folder, a folder of runs or traces (searched recursively), or a run id
     (a unique prefix is enough).
     """
-    from baton.runs.stats import summarize
+    from baton.runs.reader import summarize
 
     paths = _resolve(targets, repo)
     summary = summarize(paths, by=by)  # type: ignore[arg-type]

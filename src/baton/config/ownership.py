@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from baton.config import dotted
+from baton.config.layers import dotted
 from baton.errors import ConfigError
 
 # What each guard means, for messages and docs.
@@ -105,7 +105,7 @@ class _Resolver:
         return self.apply, self.tightened
 
     def _prices(self) -> None:
-        from baton.llm.pricing import unit_price
+        from baton.config.prices import unit_price
 
         for model, price in self.repo_cfg.prices.items():
             key = ("prices", model)

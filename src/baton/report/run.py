@@ -29,7 +29,7 @@ from baton.report.html import (
 )
 from baton.report.svg import Bar, bar_chart, cut_idle, gantt
 from baton.runs import trace as T
-from baton.runs.stats import summarize
+from baton.runs.reader import summarize
 from baton.runs.summary import summary_context
 from baton.runs.trace import iter_events
 from baton.secrets import SecretMasker

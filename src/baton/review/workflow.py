@@ -32,6 +32,8 @@ from baton.errors import (
 )
 from baton.gate import (  # the steps of `baton run`, shared so both say the same
     EXIT,
+    RunResult,
+    check_endpoints,
     decide,
     end_done,
     endpoint_vendor,
@@ -59,7 +61,6 @@ from baton.llm.vendors import (
     check_pairs,
 )
 from baton.models import CommandEvidence, Finding, Plan, Verdict
-from baton.pipeline import RunResult, check_endpoints
 from baton.review.planfile import PlanFile, load_plan_file, plan_contract
 from baton.review.selection import (
     FrozenChange,
@@ -237,7 +238,7 @@ def resume_review(prepared: Any, *, progress: Progress | None,
                   environ: dict[str, str]) -> ReviewResult:
     """Continue a paused review from its recorded tree, replaying what was recorded.
 
-    ``prepared`` is ``pipeline.prepare_continue``'s: the guards come from the user's
+    ``prepared`` is ``gate.prepare_continue``'s: the guards come from the user's
     configuration now, never from the run folder.
     """
     run_dir, workflow, config, routes = (prepared.run_dir, prepared.workflow,

@@ -9,6 +9,7 @@ from typing import Any
 
 from baton.errors import UserError
 from baton.runs import trace as T
+from baton.runs.reader import run_trace
 from baton.runs.stats import parse_line, trace_run_id
 
 RESULTS: tuple[str, ...] = (
@@ -87,7 +88,7 @@ def record_call(
     }
     if task_id is not None:
         fields["task_id"] = task_id.strip()
-    writer = T.TraceWriter(trace_path, run_id or _trace_run_id(trace_path))
+    writer = run_trace(trace_path, run_id or _trace_run_id(trace_path))
     try:
         return writer.emit("model.call", **fields)
     finally:

@@ -6,7 +6,8 @@ the smallest recorded latency that at least 95% of the calls did not exceed, so 
 always a latency that really happened. A damaged line (a crash mid-write, a stray edit)
 is skipped with a warning naming the file and line; it never stops the summary.
 
-Also here: :func:`run_overview` (one run's figures, for ``baton runs``).
+``baton.runs.reader`` picks between this reader, the fast one (``scan``) and a run's
+summary file (``statcache``).
 """
 
 from __future__ import annotations
@@ -148,38 +149,10 @@ class Summary:
         }
 
 
-def summarize(paths: Iterable[Path], by: GroupBy = "model", *, cached: bool = True
-              ) -> Summary:
-    """Summarize every trace under ``paths`` (trace files, run folders, or folders of them).
-
-    Under :data:`FAST_FROM_BYTES` of traces in all, each line goes through ``json``, as in
-    :func:`summarize_line_by_line`. From there on, each file is read in one fast pass
-    (:mod:`baton.runs.scan`); with ``cached``, a run's
-    summary file written when the run closed stands for its trace when it still matches the
-    trace's size and hash (:mod:`baton.runs.statcache`). The figures are the same either
-    way, and the same as :func:`summarize_line_by_line`.
-    """
-    if by not in GROUP_BYS:
-        raise UserError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_BYS)}")
-    summary = Summary(by=by)
-    files = trace_files(paths, warnings=summary.warnings)
-    if _total_bytes(files) < FAST_FROM_BYTES:
-        # A few runs: the plain reader is done before the fast one would have been imported.
-        _read_line_by_line(summary, files)
-        return summary
-    from baton.runs.scan import merge_part
-    from baton.runs.statcache import file_parts
-
-    for part in file_parts(files, by, cached=cached):
-        summary.files += 1
-        merge_part(summary, part, by)
-    return summary
-
-
 def summarize_line_by_line(paths: Iterable[Path], by: GroupBy = "model") -> Summary:
     """The straightforward reader: every line through the standard library's JSON parser.
 
-    What :func:`summarize` uses for a few small traces, and the reference the fast reader
+    What ``reader.summarize`` uses for a few small traces, and the reference the fast reader
     is checked against (tests/test_trace_scan.py).
     """
     if by not in GROUP_BYS:
@@ -370,34 +343,6 @@ class RunOverview:
                 "output_tokens": self.output_tokens, "cost_usd": _round(self.cost_usd),
                 "unknown_cost_calls": self.unknown_cost_calls, "started": self.started,
                 "ended": self.ended, "duration_s": self.duration_s}
-
-
-def run_overview(trace_path: Path) -> RunOverview:
-    """Calls, tokens, cost, and wall time from the first to the last event of one trace
-    (from its summary when one matches the trace byte for byte, else read in full)."""
-    from baton.runs.statcache import read_overview
-
-    cached = read_overview(trace_path)
-    if cached is not None:
-        overview = RunOverview(**cached)
-        overview.duration_s = _seconds_between(overview.started, overview.ended)
-        return overview
-    scratch = Summary(by="run")
-    overview = RunOverview()
-    stats = GroupStats("run")
-    for event in _events(trace_path, scratch):
-        if event.get("type") == "model.call":
-            stats.add_call(event)
-        ts = event.get("ts")
-        if isinstance(ts, str):
-            overview.started = overview.started or ts
-            overview.ended = ts
-    overview.calls, overview.cost_usd = stats.calls, stats.cost_usd
-    overview.input_tokens, overview.output_tokens = stats.input_tokens, stats.output_tokens
-    overview.unknown_cost_calls = stats.unknown_cost_calls
-    overview.duration_s = _seconds_between(overview.started, overview.ended)
-    overview.warnings = scratch.warnings
-    return overview
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:

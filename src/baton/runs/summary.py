@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from baton.runs.stats import summarize
+from baton.runs.reader import summarize
 from baton.runs.trace import iter_events
 
 TEMPLATE = "summary.md.j2"

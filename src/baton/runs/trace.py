@@ -11,7 +11,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,12 @@ def repair_torn_tail(path: Path) -> bool:
 class TraceWriter:
     """Appends events to one run's trace; safe to share between threads of one run."""
 
-    def __init__(self, path: Path, run_id: str) -> None:
+    def __init__(self, path: Path, run_id: str, *,
+                 on_end: Callable[[Path], None] | None = None) -> None:
+        """``on_end``: called with the trace's path when it is closed after a ``run.end``
+        (a run's writer writes its summary: ``baton.runs.reader.run_trace``)."""
         self.path = path
+        self._on_end = on_end
         self.run_id = run_id
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,19 +138,17 @@ class TraceWriter:
             if self._fh.closed:
                 return
             self._fh.close()
-            if getattr(self, "_ended", False):
-                _write_run_summary(self.path)
+            if getattr(self, "_ended", False) and self._on_end is not None:
+                _write_run_summary(self._on_end, self.path)
 
 
-def _write_run_summary(path: Path) -> None:
+def _write_run_summary(write: Callable[[Path], None], path: Path) -> None:
     """The compact summary `trace summary` reads instead of a finished trace (runs/statcache).
 
     Only ever a shortcut: if it cannot be written, the trace is read in full instead.
     """
     try:
-        from baton.runs.statcache import write_summary
-
-        write_summary(path)
+        write(path)
     except (OSError, ValueError) as exc:
         warnings.warn(f"{path}: could not write the run's summary ({exc}); "
                       "`baton trace summary` will read the whole trace", TraceWarning,

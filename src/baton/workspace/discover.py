@@ -15,12 +15,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from baton.errors import UserError
-
-if TYPE_CHECKING:
-    from baton.workspace.git import Git
 
 
 class Repo(NamedTuple):
@@ -29,18 +26,6 @@ class Repo(NamedTuple):
     root: Path
     git_dir: Path
     common_dir: Path
-
-    def git(self, *, work_tree: bool = True) -> Git:
-        """Git on this repository, with its work tree or plumbing only."""
-        from baton.workspace.git import Git
-
-        return Git(self.git_dir, self.root if work_tree else None)
-
-    def plumbing(self) -> Git:
-        """Git on the shared git directory (objects and refs), no work tree."""
-        from baton.workspace.git import Git
-
-        return Git(self.common_dir)
 
 
 def git_on_path() -> bool:
@@ -66,7 +51,7 @@ def ask_git(path: Path) -> Repo | None:
     """The answer of ``git rev-parse`` run in ``path`` (no ``GIT_*`` variable), or None."""
     import subprocess
 
-    from baton.workspace.git import SAFE_CONFIG, git_env
+    from baton.workspace.gitenv import SAFE_CONFIG, git_env
 
     proc = subprocess.run(
         ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",

@@ -56,6 +56,8 @@ class AppliedEdits:
     deleted: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
     """Old path -> new path of every file moved (its old path is also in ``deleted``)."""
+    edit_format: str = ""
+    """The format the answer was in (``workspace.formats``), when a caller sets it."""
 
     def flags(self) -> list[str]:
         """What the reviewer is told about files this change deletes or renames."""

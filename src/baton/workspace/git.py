@@ -28,49 +28,15 @@ from typing import TYPE_CHECKING, NamedTuple
 from baton.errors import UserError
 from baton.workspace.discover import repo_at
 from baton.workspace.gitconfig import SettingsCache
+from baton.workspace.gitenv import SAFE_CONFIG, git_env
 
 if TYPE_CHECKING:  # the approval rules load the (pydantic) config; `baton runs` needs neither
     from baton.approvals import FileChange
-
-SAFE_CONFIG: list[tuple[str, str]] = [
-    ("core.hooksPath", "/dev/null"),
-    ("core.fsmonitor", "false"),
-    ("core.pager", "cat"),
-    ("core.attributesFile", "/dev/null"),
-    ("core.sshCommand", "false"),
-    ("core.askPass", "true"),
-    ("core.editor", "true"),
-    ("core.untrackedCache", "false"),
-    ("diff.external", ""),
-    ("commit.gpgSign", "false"),
-    ("tag.gpgSign", "false"),
-    ("gc.auto", "0"),
-    ("maintenance.auto", "false"),
-    ("protocol.allow", "never"),
-    ("advice.detachedHead", "false"),
-    ("core.quotePath", "false"),
-]
 
 # Variables that would point git (baton's, or a verification command's) somewhere else.
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
                       "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
                       "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT")
-
-
-def git_env(config: list[tuple[str, str]], extra: dict[str, str] | None = None
-            ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", PAGER="cat", GIT_EDITOR="true",
-        GIT_CONFIG_NOSYSTEM="1", GIT_ASKPASS="true", SSH_ASKPASS="true",
-        GIT_OPTIONAL_LOCKS="0", LC_ALL="C",
-    )
-    env["GIT_CONFIG_COUNT"] = str(len(config))
-    for number, (key, value) in enumerate(config):
-        env[f"GIT_CONFIG_KEY_{number}"] = key
-        env[f"GIT_CONFIG_VALUE_{number}"] = value
-    env.update(extra or {})
-    return env
 
 
 def command_env(environ: dict[str, str] | os._Environ[str], ceiling: Path) -> dict[str, str]:
@@ -226,7 +192,8 @@ def split_z(data: bytes) -> list[str]:
 
 def repo_git(root: Path) -> Git:
     """Git on the repository at ``root``, with its work tree."""
-    return repo_at(Path(root)).git()
+    repo = repo_at(Path(root))
+    return Git(repo.git_dir, repo.root)
 
 
 def head_commit(repo_root: Path) -> str:

@@ -134,7 +134,7 @@ def commit_tree(git: Git, commit: str) -> str | None:
 
 
 def _plumbing(repo_root: Path) -> Git:
-    return repo_at(Path(repo_root)).plumbing()
+    return Git(repo_at(Path(repo_root)).common_dir)
 
 
 def read_tree(repo_root: Path, treeish: str) -> dict[str, TreeEntry]:
