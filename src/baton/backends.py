@@ -78,9 +78,11 @@ class ModelBackend:
         return ctx.ask(role, messages, call_key, packet=packet, round=round)
 
     def change(self, ctx: RunContext, request: ChangeRequest, call_key: str) -> AppliedEdits:
-        from baton import editing
+        from baton.editing import ask
 
-        return editing.change(ctx, request, call_key)  # in the model's own edit format
+        # In the model's own edit format (docs/edit-format.md).
+        return ask.change(ctx, request.context(), call_key, packet=request.index,
+                          round_=request.round, allowed_files=request.allowed_files)
 
 
 MODEL = ModelBackend()

@@ -11,7 +11,7 @@ in the terms of the format the model used.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from baton import prompts
 from baton.errors import EditError
@@ -21,24 +21,22 @@ from baton.run_context import RunContext
 from baton.workspace.edits import AppliedEdits, apply_edits
 from baton.workspace.formats import EditFormat, choose_format, detect_format, parse_answer, speak
 
-if TYPE_CHECKING:
-    from baton.backends import ChangeRequest
 
+def change(ctx: RunContext, context: dict[str, Any], call_key: str, *, packet: int,
+           round_: int, allowed_files: list[str]) -> AppliedEdits:
+    """Ask the implementer's model for the change and apply it, or raise ``EditError``.
 
-def change(ctx: RunContext, request: ChangeRequest, call_key: str) -> AppliedEdits:
-    """Ask the implementer's model for the change and apply it, or raise ``EditError``."""
+    ``context`` is the implementer's prompt context (``backends.ChangeRequest.context``)."""
     fmt = edit_format_of(ctx)
-    context = {**request.context(), "edit_format": fmt}
     text, calls = decode_answer(ctx.ask(
         "implementer", in_format(fmt, context), call_key, tools=tools_for(fmt),
-        variants=partial(_fallback_in, ctx, fmt, context), packet=request.index,
-        round=request.round))
+        variants=partial(_fallback_in, ctx, fmt, context), packet=packet, round=round_))
     pairs = [(c.name, c.arguments) for c in calls]
     used = detect_format(text, pairs)
     try:
         applied = apply_edits(ctx.worktree.path, parse_answer(text, pairs)[1],
                               protected=ctx.config.protected_paths,
-                              allowed_files=request.allowed_files)
+                              allowed_files=allowed_files)
     except EditError as exc:
         raise EditError(speak(str(exc), used)) from exc
     applied.edit_format = used
