@@ -14,6 +14,19 @@ while a whole-file answer cannot show a slip in its content, so it writes it (it
 column is what that costs). Slips no tool can repair (a stale line, an elision) are in the
 corpus on purpose and count as not applied. Not part of the
 test suite; it prints figures and asserts nothing.
+
+Measured on the shared 2-core machine (``--repeat 3``):
+
+    format           cases  applied   share  refused  wrong
+    search_replace      44       36     82%        8      0
+    apply_patch         48       40     83%        8      0
+    editor_tool         44       36     82%        8      0
+    whole_file          44       24     55%        4     16
+
+and on a 2 MiB file (83,577 lines), CPU ms of one answer: 0.1-0.35 s for an exact or
+shifted edit in the matching formats (the write included), under 0.1 s for a miss with
+its hint or an ambiguous SEARCH (7.8 s before the ambiguity message counted lines for the
+first few matches only), 0.3-1.5 s for a whole-file answer of that size.
 """
 
 from __future__ import annotations

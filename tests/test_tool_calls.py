@@ -133,10 +133,10 @@ def test_a_crash_mid_tool_call_answer_and_one_after_it_resume_without_paying_twi
     toml.write_text(toml.read_text().replace("qwen/qwen3-coder", IMPLEMENTER))
     subprocess.run(["git", "commit", "-qam", "codex implements"], cwd=repo, check=True)
     script = demo_script()
-    # The tool call trickles in (16 characters every 50 ms: about 3 s); the reviewer waits.
+    # The tool call trickles in (16 characters every 100 ms: about 5 s); the reviewer waits.
     script["models"][IMPLEMENTER] = [{
         "tool_calls": [{"name": "apply_patch", "arguments": {"input": MEDIAN_PATCH}}],
-        "cost": 0.01, "faults": [{"kind": "trickle", "trickle_interval_s": 0.05}]}]
+        "cost": 0.01, "faults": [{"kind": "trickle", "trickle_interval_s": 0.1}]}]
     script["models"][REVIEWER] = [{"latency_s": 2.0, "content": fence({
         "verdict": "approve", "summary": "fine", "top_risks": [], "required_fixes": []})}]
     gateway = baton.serve(script)
