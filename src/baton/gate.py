@@ -49,8 +49,8 @@ from baton.runs.store import (
 from baton.runs.trace import now_iso
 from baton.secrets import SecretMasker, key_values
 from baton.workspace.git import Worktree
+from baton.workspace.leftovers import remove_stale_checkout
 from baton.workspace.sandbox import sandbox_notice
-from baton.workspace.verify import remove_stale_checkout
 
 EXIT = {"go": 0, "no-go": 1}
 

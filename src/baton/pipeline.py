@@ -23,6 +23,7 @@ from baton.evidence.baseline import run_baseline
 from baton.evidence.beforeafter import already_passing, failure_fixes, transitions
 from baton.evidence.contract import ContractCheck, check_contract
 from baton.evidence.tampering import count_flags, diff_flags, parse_diff
+from baton.evidence.verify import verify
 from baton.gate import (  # RunResult, check_routes, ...: re-exported for library callers
     EXIT,
     RunResult,
@@ -45,10 +46,10 @@ from baton.runs.store import (
 from baton.runs.trace import now_iso, read_events
 from baton.secrets import SecretMasker
 from baton.workspace.git import create_worktree, head_commit, open_worktree, repo_git
+from baton.workspace.leftovers import SESSION_FILE
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, safe_parts
 from baton.workspace.sandbox import end_orphaned_command
 from baton.workspace.snapshot import Snapshot, freeze, snapshot_diff, tree_changes
-from baton.workspace.verify import SESSION_FILE, verify
 
 
 def start_run(task: str, repo: Path, *, config_file: Path | None = None,

@@ -28,6 +28,7 @@ from baton.errors import (
     UserError,
     WorkflowError,
 )
+from baton.evidence.verify import verify
 from baton.gate import (  # the engine and the steps `baton run` shares
     EXIT,
     Continuation,
@@ -78,7 +79,6 @@ from baton.runs.trace import read_events
 from baton.secrets import secret_file_pattern
 from baton.workspace.git import Git, Worktree, repo_at
 from baton.workspace.snapshot import Snapshot
-from baton.workspace.verify import verify
 
 REVIEW_ROLES = ("reviewer",)
 
