@@ -16,13 +16,13 @@ import pytest
 from conftest import demo_script, run_json
 
 from baton.errors import UserError
+from baton.workspace.leftovers import CHECKOUT_FILE, remove_stale_checkout
 from baton.workspace.snapshot import (
     MEMORY_FOLDER,
     MEMORY_MAX_TREE,
     checkout_parent,
     disposable_checkout,
 )
-from baton.workspace.verify import CHECKOUT_FILE, remove_stale_checkout
 
 TASK = "Add a median() function to stats.py, with tests."
 UNITTEST = f"{shlex.quote(sys.executable)} -m unittest discover -s tests"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,37 @@ def test_no_import_cycles_between_modules():
     for name in sorted(graph):
         if name not in state:
             visit(name, [])
+
+
+# The layers of docs/architecture.md, top to bottom: a module imports only from its own
+# line or the lines below (gateway/ stands apart: it imports only errors).
+LAYERS = [["cli"], ["report"], ["demo", "packets"], ["pipeline"], ["review"], ["gate"],
+          ["roles", "approvals", "evidence"], ["backends"], ["editing"], ["run_context"],
+          ["export"],
+          ["runs"], ["llm"], ["config"], ["workspace"],
+          ["prompts", "parsing", "models", "secrets", "errors"]]
+
+
+def test_imports_go_down_the_documented_layers_only():
+    place = {name: i for i, line in enumerate(LAYERS) for name in line}
+    graph = import_graph()
+    upward = []
+    for module, deps in sorted(graph.items()):
+        if module == "baton":  # the package's lazy facade names modules only as strings
+            continue
+        top = module.split(".")[1]
+        if top == "gateway":
+            assert set(deps) <= {"baton.errors"} | {d for d in deps if ".gateway" in d}, deps
+            continue
+        assert top in place, f"{module} is on no layer of docs/architecture.md"
+        for dep, line in deps.items():
+            if dep.split(".")[1] != "gateway" and place[dep.split(".")[1]] < place[top]:
+                upward.append(f"{module}:{line} -> {dep}")
+    assert not upward, "imports that go up a layer:\n" + "\n".join(upward)
+    drawing = (Path(baton.__file__).parents[2] / "docs" / "architecture.md").read_text()
+    block = drawing[drawing.index("```\ncli/"):]
+    block = block[:block.index("```", 4)]
+    starts = [re.search(rf"^{line[0]}/?\s", block, re.M) for line in LAYERS]
+    assert all(starts), "docs/architecture.md does not draw every layer"
+    offsets = [m.start() for m in starts if m]
+    assert offsets == sorted(offsets), "docs/architecture.md draws the layers in another order"

@@ -9,11 +9,11 @@ wildmatch dialect (:mod:`baton.workspace.globs`), the same as for ``protected_pa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from baton.config import Approval
 from baton.models import RISK_ORDER
+from baton.workspace.git import FileChange  # re-exported: the rules' input
 from baton.workspace.globs import first_match, glob_match, normalize
 
 __all__ = ["FileChange", "fired_rules", "glob_match", "is_test_file"]
@@ -21,7 +21,6 @@ __all__ = ["FileChange", "fired_rules", "glob_match", "is_test_file"]
 if TYPE_CHECKING:
     from baton.evidence.contract import ContractCheck
 
-ChangeStatus = Literal["A", "M", "D", "R"]
 
 _TEST_DIRS = frozenset({"test", "tests", "__tests__", "__snapshots__", "spec", "specs",
                         "testdata", "testing"})
@@ -39,16 +38,6 @@ _TEST_NAME = re.compile(
     re.VERBOSE,
 )
 _VERBS = {"M": "modified", "D": "deleted", "R": "renamed", "A": "added"}
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One changed file since the run's base commit."""
-
-    path: str
-    status: ChangeStatus
-    added: int
-    removed: int
 
 
 def is_test_file(path: str) -> bool:

@@ -6,8 +6,9 @@ The steps around a run's own work that the two share, so both record and say the
               it continues: the guards come from the user's configuration now)
     result:   RunResult (ReviewResult adds the review's fields)
     start:    load_settings -> new_run_folder -> run_record -> open_context -> verify_origins,
-              sandbox_warning, vendor_warnings
-    continue: open_context -> replay -> mark_resumed
+              sandbox_warning, vendor_warnings -> begin
+    engine:   begin -> drive(driver): driver.steps -> driver.done | driver.paused | failed
+    continue: open_context -> continue_run: replay -> driver.decided | mark_resumed -> drive
     the gate: decide (go only when every verification command that ran exited 0)
     ending:   end_done | pause_reason + set_paused | record_failure (totals, summary.md)
 """
@@ -15,13 +16,15 @@ The steps around a run's own work that the two share, so both record and say the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
 from baton.config.ownership import GUARD_KEYS
 from baton.errors import (
+    AwaitingApproval,
     BatonError,
     BudgetExhausted,
     ConfigError,
@@ -46,8 +49,8 @@ from baton.runs.store import (
 from baton.runs.trace import now_iso
 from baton.secrets import SecretMasker, key_values
 from baton.workspace.git import Worktree
+from baton.workspace.leftovers import remove_stale_checkout
 from baton.workspace.sandbox import sandbox_notice
-from baton.workspace.verify import remove_stale_checkout
 
 EXIT = {"go": 0, "no-go": 1}
 
@@ -194,6 +197,124 @@ def prepare_continue(repo: Path, run_id: str, *, overrides: dict[str, Any] | Non
                          deep_merge(remembered, without_guards(overrides or {})))
 
 
+
+
+# -- the engine: one start, one drive, one continue for every kind of run ---------------------
+
+
+@dataclass
+class Outcome:
+    """How a run's gated steps ended: the decision, its reasons, the verification evidence,
+    and what the driver needs to record it (the plan of ``baton run``, the verdict of
+    ``baton review``)."""
+
+    decision: str
+    reasons: list[str]
+    evidence: list[CommandEvidence] = field(default_factory=list)
+    detail: Any = None
+
+
+class NoGo(Exception):
+    """Raised inside a driver's steps: the run ends no-go for ``reasons`` (a reviewer's
+    block, rounds exhausted, edits that never applied, a protected path changed)."""
+
+    def __init__(self, reasons: list[str] | str, detail: Any = None) -> None:
+        self.reasons = [reasons] if isinstance(reasons, str) else list(reasons)
+        super().__init__("; ".join(self.reasons))
+        self.detail = detail
+
+
+class Driver(Protocol):
+    """What one kind of run gives the engine: its gated steps, and how it records an end.
+
+    ``baton run`` (pipeline.py) and ``baton review`` (review/workflow.py) are the two; the
+    engine owns the order (steps -> done, or paused, or failed) and every error path.
+    """
+
+    def steps(self, ctx: RunContext) -> Outcome:
+        """Run the gated steps; raise ``NoGo`` to end no-go, ``AwaitingApproval`` or
+        ``BudgetExhausted`` to pause."""
+        ...
+
+    def done(self, ctx: RunContext, outcome: Outcome) -> RunResult:
+        """Record the decision (commit on go where the kind has a branch) and close."""
+        ...
+
+    def paused(self, ctx: RunContext, state: str, message: str, exit_code: int) -> RunResult:
+        """Record a pause (approval gate: 3, budget: 4)."""
+        ...
+
+    def decided(self, ctx: RunContext, event: dict[str, Any]) -> RunResult:
+        """On resume: the decision was recorded before the process stopped; finish only
+        the bookkeeping."""
+        ...
+
+
+def begin(ctx: RunContext, driver: Driver, warnings: list[str], *,
+          checks: Callable[[], list[str]] | None = None, **start: Any) -> RunResult:
+    """The one start: ``run.start`` traced with ``start``, then ``checks()`` (what the start
+    traces and warns of: sandbox, reviewer vendor), every warning shown before any money
+    is spent, then :func:`drive`."""
+    ctx.emit("run.start", key="run.start", **start)
+    if checks is not None:
+        warnings = warnings + checks()
+    return _drive_warned(ctx, driver, warnings)
+
+
+def drive(ctx: RunContext, driver: Driver) -> RunResult:
+    """Run the driver's steps to an end: done (go or no-go), paused, or failed (a clear
+    error naming the run; Ctrl-C and bugs included). The context is closed in every case."""
+    try:
+        try:
+            outcome = driver.steps(ctx)
+        except NoGo as stop:
+            outcome = Outcome("no-go", stop.reasons, [], stop.detail)
+        return driver.done(ctx, outcome)
+    except (BudgetExhausted, AwaitingApproval) as exc:
+        return driver.paused(ctx, *pause_reason(ctx, exc))
+    except BatonError as exc:
+        record_failure(ctx, str(exc))
+        exc.run_id = ctx.run_id
+        raise
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
+        raise interrupted(ctx, exc) from exc
+    except Exception as exc:  # a bug: keep the traceback, say where it is, name the run
+        raise internal_error(ctx, exc) from exc
+    finally:
+        ctx.close()
+
+
+def continue_run(ctx: RunContext, driver: Driver, events: list[dict[str, Any]],
+                 prepared: Continuation, warnings: list[str], *, sandboxed: bool = True,
+                 before: Callable[[], list[str]] | None = None, **resumed: Any) -> RunResult:
+    """The one resume: replay what the trace recorded; if the decision was recorded, finish
+    its bookkeeping; else ``before()`` (what a crashed process left, cleared; its warnings
+    are added), ``run.resume`` traced (``repaired_trace`` defaults to "any warning so
+    far"), the sandbox warning added when ``sandboxed``, every warning shown, and the
+    steps driven again."""
+    decided = replay(ctx, events)
+    if decided is not None:
+        try:
+            result = driver.decided(ctx, decided)
+        finally:
+            ctx.close()
+        result.warnings = warnings + result.warnings
+        return result
+    if before is not None:
+        warnings = warnings + before()
+    resumed.setdefault("repaired_trace", bool(warnings))
+    mark_resumed(ctx, prepared.workflow, prepared.remembered, **resumed)
+    if sandboxed:
+        warnings = warnings + sandbox_warning(ctx)
+    return _drive_warned(ctx, driver, warnings)
+
+
+def _drive_warned(ctx: RunContext, driver: Driver, warnings: list[str]) -> RunResult:
+    for warning in warnings:  # shown now, before any money is spent
+        ctx.emit("warning", message=warning)
+    result = drive(ctx, driver)
+    result.warnings = warnings + result.warnings
+    return result
 
 
 # -- start -----------------------------------------------------------------------------------

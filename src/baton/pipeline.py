@@ -1,12 +1,14 @@
 """The gated workflow, top to bottom: plan, implement and review each packet, verify, decide.
 
-    start_run / resume_run -> _drive -> workflow -> finish
+    start_run / resume_run -> gate.begin / gate.continue_run -> gate.drive(RunDriver):
+        workflow (the gated steps) -> finish (decision, commit on go) | pause
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,13 @@ from baton.approvals import contract_rules, fired_rules, tampering_rules
 from baton.config import Config
 from baton.errors import (
     AwaitingApproval,
-    BatonError,
-    BudgetExhausted,
     UserError,
 )
 from baton.evidence.baseline import run_baseline
 from baton.evidence.beforeafter import already_passing, failure_fixes, transitions
 from baton.evidence.contract import ContractCheck, check_contract
 from baton.evidence.tampering import count_flags, diff_flags, parse_diff
+from baton.evidence.verify import verify
 from baton.gate import (  # RunResult, check_routes, ...: re-exported for library callers
     EXIT,
     RunResult,
@@ -45,16 +46,10 @@ from baton.runs.store import (
 from baton.runs.trace import now_iso, read_events
 from baton.secrets import SecretMasker
 from baton.workspace.git import create_worktree, head_commit, open_worktree, repo_git
+from baton.workspace.leftovers import SESSION_FILE
 from baton.workspace.safepaths import MAX_PATH_CHARS, UnsafePathError, safe_parts
 from baton.workspace.sandbox import end_orphaned_command
 from baton.workspace.snapshot import Snapshot, freeze, snapshot_diff, tree_changes
-from baton.workspace.verify import SESSION_FILE, verify
-
-
-class _NoGo(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def start_run(task: str, repo: Path, *, config_file: Path | None = None,
@@ -83,17 +78,13 @@ def start_run(task: str, repo: Path, *, config_file: Path | None = None,
     write_workflow(run_dir, workflow)
     ctx = gate.open_context(run_id, run_dir, repo_root, config, routes, worktree, environ,
                             progress)
-    ctx.emit("run.start", key="run.start", task=task, title=workflow["title"],
-             repo=str(repo_root), base_commit=base, branch=worktree.branch, policy=policy,
-             routes=workflow["routes"], verify_commands=gate.verify_origins(config),
-             **_limits(config))
-    warnings += gate.sandbox_warning(ctx)
-    warnings += gate.vendor_warnings(ctx, vendor_checks)
-    for warning in warnings:  # shown now, before any money is spent
-        ctx.emit("warning", message=warning)
-    result = _drive(ctx, task)
-    result.warnings = warnings + result.warnings
-    return result
+    return gate.begin(ctx, RunDriver(task), warnings,
+                      checks=lambda: (gate.sandbox_warning(ctx)
+                                      + gate.vendor_warnings(ctx, vendor_checks)),
+                      task=task, title=workflow["title"],
+                      repo=str(repo_root), base_commit=base, branch=worktree.branch,
+                      policy=policy, routes=workflow["routes"],
+                      verify_commands=gate.verify_origins(config), **_limits(config))
 
 
 def _uncommitted_warning(repo_root: Path, base: str) -> list[str]:
@@ -135,23 +126,15 @@ def resume_run(repo: Path, run_id: str, *, overrides: dict[str, Any] | None = No
     events = read_events(run_dir / "trace.jsonl", warn=False, problems=problems)
     warnings += problems
     ctx.snapshot_recorded = recorded_snapshot(events)
-    decided = gate.replay(ctx, events)
-    if decided is not None:
-        result = _finish_decided(ctx, decided)
-        result.warnings = warnings
-        return result
-    if end_orphaned_command(run_dir / SESSION_FILE):
-        warnings.append("a verification command left running by the crashed process was "
-                        "stopped")
-    worktree.reset()
-    workflow = gate.mark_resumed(ctx, workflow, prepared.remembered,
-                                 repaired_trace=bool(warnings), **_limits(config))
-    warnings += gate.sandbox_warning(ctx)
-    for warning in warnings:  # shown now, before any money is spent
-        ctx.emit("warning", message=warning)
-    result = _drive(ctx, workflow["task"])
-    result.warnings = warnings + result.warnings
-    return result
+
+    def before() -> list[str]:  # what the crashed process left
+        stopped = end_orphaned_command(run_dir / SESSION_FILE)
+        worktree.reset()
+        return ["a verification command left running by the crashed process was stopped"] \
+            if stopped else []
+
+    return gate.continue_run(ctx, RunDriver(workflow["task"]), events, prepared, warnings,
+                             before=before, **_limits(config))
 
 
 def recorded_snapshot(events: list[dict[str, Any]]) -> Snapshot | None:
@@ -162,41 +145,32 @@ def recorded_snapshot(events: list[dict[str, Any]]) -> Snapshot | None:
     return None
 
 
-def _finish_decided(ctx: RunContext, event: dict[str, Any]) -> RunResult:
-    """The process stopped after the decision was recorded: finish its bookkeeping only.
+@dataclass
+class RunDriver:
+    """``baton run`` for the engine (gate.drive): the gated steps of :func:`workflow`,
+    ended by :func:`finish` (the commit on go) or a pause that keeps the diff to show."""
 
-    Replaying would reset the branch and commit again, under another id than the trace's.
-    """
-    decision, reasons, commit = event["decision"], event.get("reasons") or [], event.get("commit")
-    try:
+    task: str
+
+    def steps(self, ctx: RunContext) -> gate.Outcome:
+        decision, reasons, evidence, plan = workflow(ctx, self.task)
+        return gate.Outcome(decision, reasons, evidence, plan)
+
+    def done(self, ctx: RunContext, outcome: gate.Outcome) -> RunResult:
+        plan = outcome.detail if outcome.detail is not None else _plan_or_none(ctx)
+        return finish(ctx, outcome.decision, outcome.reasons, outcome.evidence, plan)
+
+    def paused(self, ctx: RunContext, state: str, message: str, exit_code: int) -> RunResult:
+        return _pause(ctx, state, message, exit_code)
+
+    def decided(self, ctx: RunContext, event: dict[str, Any]) -> RunResult:
+        """Replaying would reset the branch and commit again, under another id than the
+        trace's: only the bookkeeping after the decision is finished."""
+        decision, reasons = event["decision"], event.get("reasons") or []
         if "run.end" not in ctx.emitted:
             ctx.emit("run.resume", previous_state="running", repaired_trace=ctx.trace.repaired,
                      recorded_calls=len(ctx.recorded))
-        return _close_done(ctx, decision, reasons, commit)
-    finally:
-        ctx.close()
-
-
-def _drive(ctx: RunContext, task: str) -> RunResult:
-    plan: Plan | None
-    try:
-        try:
-            decision, reasons, evidence, plan = workflow(ctx, task)
-        except _NoGo as stop:
-            decision, reasons, evidence, plan = "no-go", [stop.reason], [], _plan_or_none(ctx)
-        return finish(ctx, decision, reasons, evidence, plan)
-    except (BudgetExhausted, AwaitingApproval) as exc:
-        return _pause(ctx, *gate.pause_reason(ctx, exc))
-    except BatonError as exc:
-        gate.record_failure(ctx, str(exc))
-        exc.run_id = ctx.run_id
-        raise
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
-        raise gate.interrupted(ctx, exc) from exc
-    except Exception as exc:  # a bug: keep the traceback, say where it is, name the run
-        raise gate.internal_error(ctx, exc) from exc
-    finally:
-        ctx.close()
+        return _close_done(ctx, decision, reasons, event.get("commit"))
 
 
 def workflow(ctx: RunContext, task: str
@@ -259,13 +233,13 @@ def _check_protected(ctx: RunContext, changes: list) -> None:
         try:
             safe_parts(change.path, ctx.config.protected_paths, MAX_PATH_CHARS)
         except UnsafePathError as exc:
-            raise _NoGo(f"the reviewed tree changes {change.path!r}, which may not be "
+            raise gate.NoGo(f"the reviewed tree changes {change.path!r}, which may not be "
                         f"changed: {exc.reason}") from None
 
 
 def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index: int,
                count: int) -> list[Verdict]:
-    """Implement and review one packet in bounded rounds; raise _NoGo unless approved.
+    """Implement and review one packet in bounded rounds; raise gate.NoGo unless approved.
 
     The reviewer of a later packet sees the changes since the packet before; the first
     packet's reviewer, everything since the base commit."""
@@ -280,7 +254,7 @@ def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index
         patch = roles.implement(ctx, task, plan, packet, index, count, round_, fixes)
         if patch.applied is None:
             _end_packet(ctx, index, packet, "edits_failed")
-            raise _NoGo(f"{label}: the implementer's edits did not apply after "
+            raise gate.NoGo(f"{label}: the implementer's edits did not apply after "
                         f"{ctx.config.max_edit_attempts} attempts: {patch.error}")
         outside = sorted({*outside, *patch.applied.outside_plan})
         flags = [f"changed outside the plan: {path}" for path in outside]
@@ -295,10 +269,11 @@ def run_packet(ctx: RunContext, task: str, plan: Plan, packet: PlanPacket, index
             return verdicts
         if verdict.verdict == "block":
             _end_packet(ctx, index, packet, "blocked")
-            raise _NoGo(f"{label} was blocked by the reviewer: {verdict.summary or 'no reason'}")
+            raise gate.NoGo(f"{label} was blocked by the reviewer: "
+                            f"{verdict.summary or 'no reason'}")
         fixes = verdict.required_fixes
     _end_packet(ctx, index, packet, "rounds_exhausted")
-    raise _NoGo(f"{label}: no approval after {ctx.config.max_review_rounds} review rounds; "
+    raise gate.NoGo(f"{label}: no approval after {ctx.config.max_review_rounds} review rounds; "
                 "last required fixes: " + "; ".join(fixes))
 
 
@@ -414,7 +389,7 @@ def run_fix_round(ctx: RunContext, task: str, plan: Plan, number: int, count: in
     for round_ in range(1, ctx.config.max_review_rounds + 1):
         patch = roles.implement(ctx, task, plan, packet, index, index, round_, fixes)
         if patch.applied is None:
-            raise _NoGo(f"{label}: the implementer's edits did not apply after "
+            raise gate.NoGo(f"{label}: the implementer's edits did not apply after "
                         f"{ctx.config.max_edit_attempts} attempts: {patch.error}")
         flags = [f"changed outside the plan: {p}" for p in patch.applied.outside_plan]
         flags += patch.applied.flags()  # deletions and renames, said plainly
@@ -425,9 +400,10 @@ def run_fix_round(ctx: RunContext, task: str, plan: Plan, number: int, count: in
         if verdict.verdict == "approve":
             return verdicts
         if verdict.verdict == "block":
-            raise _NoGo(f"{label} was blocked by the reviewer: {verdict.summary or 'no reason'}")
+            raise gate.NoGo(f"{label} was blocked by the reviewer: "
+                            f"{verdict.summary or 'no reason'}")
         fixes = verdict.required_fixes
-    raise _NoGo(f"{label}: no approval after {ctx.config.max_review_rounds} review rounds; "
+    raise gate.NoGo(f"{label}: no approval after {ctx.config.max_review_rounds} review rounds; "
                 "last required fixes: " + "; ".join(fixes))
 
 

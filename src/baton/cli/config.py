@@ -49,7 +49,7 @@ def policies_cmd(repo, config_file, as_json):
 @handle_errors
 def init_cmd(repo, user_level, force):
     """Write a commented starting configuration."""
-    from baton.config.initfile import write_starting_config
+    from baton.cli.initfile import write_starting_config
 
     click.echo(f"wrote {write_starting_config(repo, user_level=user_level, force=force)}")
 

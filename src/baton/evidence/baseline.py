@@ -9,10 +9,10 @@ is).
 
 from __future__ import annotations
 
+from baton.evidence.verify import base_commands, verify
 from baton.models import CommandEvidence
 from baton.run_context import RunContext
 from baton.workspace.snapshot import Snapshot
-from baton.workspace.verify import base_commands, verify
 
 STAGE = "base"
 

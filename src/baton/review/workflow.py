@@ -24,28 +24,26 @@ from baton.approvals import FileChange, fired_rules
 from baton.config import Config, Route
 from baton.errors import (
     AwaitingApproval,
-    BatonError,
-    BudgetExhausted,
     PromptTooLarge,
     UserError,
     WorkflowError,
 )
-from baton.gate import (  # the steps of `baton run`, shared so both say the same
+from baton.evidence.verify import verify
+from baton.gate import (  # the engine and the steps `baton run` shares
     EXIT,
+    Continuation,
+    NoGo,
+    Outcome,
     RunResult,
+    begin,
     check_endpoints,
+    continue_run,
     decide,
     end_done,
     endpoint_vendor,
-    internal_error,
-    interrupted,
     load_settings,
-    mark_resumed,
     new_run_folder,
     open_context,
-    pause_reason,
-    record_failure,
-    replay,
     run_record,
     sandbox_warning,
     set_paused,
@@ -81,7 +79,6 @@ from baton.runs.trace import read_events
 from baton.secrets import secret_file_pattern
 from baton.workspace.git import Git, Worktree, repo_at
 from baton.workspace.snapshot import Snapshot
-from baton.workspace.verify import verify
 
 REVIEW_ROLES = ("reviewer",)
 
@@ -173,7 +170,7 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
                            protected=config.protected_paths) if selection else None
     authors = _authors(author_model, change)
     reviewer = routes["reviewer"]
-    checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
+    vendor_checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
                          reviewer_endpoint_vendor=endpoint_vendor(config, reviewer.endpoint),
                          require_other_vendor=config.require_other_vendor)
     check_prices_known(config.limits, config.role_limits, review_routes(config, routes),
@@ -217,24 +214,25 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
     ctx = _context(run_id, run_dir, repo_root, config, routes, state, environ, progress)
     if change is not None:
         ctx.write("change.diff", change.diff)
-    ctx.emit("run.start", key="run.start", kind="review", task=state.task, title=title,
-             repo=str(repo_root), base_commit=state.base, branch=None, policy=policy,
-             routes=workflow["routes"], selection=state.label, tree=state.tree,
-             round=state.round, follows=state.follows,
-             verify_commands=verify_origins(config))
-    ctx.emit("review.snapshot", key="review.snapshot", selection=state.label,
-             base=state.base, tree=state.tree, commit=state.commit,
-             files=[f["path"] for f in state.files], withheld=state.withheld,
-             plan=state.plan_source)
-    warnings = vendor_warnings(ctx, checks)
-    if not state.plan_only:
-        warnings += sandbox_warning(ctx)
-    result = _drive(ctx, state)
-    result.warnings = warnings + result.warnings
+
+    def checks() -> list[str]:  # traced right after run.start, said before any money goes
+        ctx.emit("review.snapshot", key="review.snapshot", selection=state.label,
+                 base=state.base, tree=state.tree, commit=state.commit,
+                 files=[f["path"] for f in state.files], withheld=state.withheld,
+                 plan=state.plan_source)
+        return vendor_warnings(ctx, vendor_checks) + \
+            (sandbox_warning(ctx) if not state.plan_only else [])
+
+    result = begin(ctx, ReviewDriver(state), [], checks=checks, kind="review",
+                   task=state.task, title=title, repo=str(repo_root), base_commit=state.base,
+                   branch=None, policy=policy, routes=workflow["routes"],
+                   selection=state.label, tree=state.tree, round=state.round,
+                   follows=state.follows, verify_commands=verify_origins(config))
+    assert isinstance(result, ReviewResult)
     return result
 
 
-def resume_review(prepared: Any, *, progress: Progress | None,
+def resume_review(prepared: Continuation, *, progress: Progress | None,
                   environ: dict[str, str]) -> ReviewResult:
     """Continue a paused review from its recorded tree, replaying what was recorded.
 
@@ -246,60 +244,47 @@ def resume_review(prepared: Any, *, progress: Progress | None,
     state = _Review(**workflow["review"])
     ctx = _context(workflow["run_id"], run_dir, prepared.repo_root, config, routes, state,
                    environ, progress)
-    last = replay(ctx, read_events(run_dir / "trace.jsonl", warn=False))
-    if last is not None:
-        try:
-            return _close_done(ctx, state, last["decision"], last.get("reasons") or [],
-                               _verdict_of(ctx, state))
-        finally:
-            ctx.close()
-    mark_resumed(ctx, workflow, prepared.remembered, repaired_trace=ctx.trace.repaired)
-    warnings = sandbox_warning(ctx) if not state.plan_only else []
-    result = _drive(ctx, state)
-    result.warnings = warnings + result.warnings
+    result = continue_run(ctx, ReviewDriver(state),
+                          read_events(run_dir / "trace.jsonl", warn=False), prepared, [],
+                          sandboxed=not state.plan_only, repaired_trace=ctx.trace.repaired)
+    assert isinstance(result, ReviewResult)
     return result
 
 
 # -- the steps -----------------------------------------------------------------------------
 
 
-class _Stop(Exception):
-    def __init__(self, reasons: list[str], verdict: Verdict | None) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
-        self.verdict = verdict
+@dataclass
+class ReviewDriver:
+    """``baton review`` for the engine (gate.drive): the reviewer, verification on a
+    disposable checkout and the approval rules; no implementer, no branch, no commit."""
 
+    state: _Review
 
-def _drive(ctx: RunContext, state: _Review) -> ReviewResult:
-    try:
-        verdict: Verdict | None
-        try:
-            decision, reasons, verdict = _review_steps(ctx, state)
-        except _Stop as stop:
-            decision, reasons, verdict = "no-go", stop.reasons, stop.verdict
-        ctx.emit("decision", key="decision", decision=decision, reasons=reasons, commit=None,
-                 tree=state.tree)
-        return _close_done(ctx, state, decision, reasons, verdict)
-    except (BudgetExhausted, AwaitingApproval) as exc:
-        return _pause(ctx, state, *pause_reason(ctx, exc))
-    except BatonError as exc:
-        record_failure(ctx, str(exc))
-        exc.run_id = ctx.run_id
-        raise
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
-        raise interrupted(ctx, exc) from exc
-    except Exception as exc:  # a bug: keep the traceback, say where it is, name the run
-        raise internal_error(ctx, exc) from exc
-    finally:
-        ctx.close()
+    def steps(self, ctx: RunContext) -> Outcome:
+        decision, reasons, verdict = _review_steps(ctx, self.state)
+        return Outcome(decision, reasons, [], verdict)
+
+    def done(self, ctx: RunContext, outcome: Outcome) -> ReviewResult:
+        ctx.emit("decision", key="decision", decision=outcome.decision,
+                 reasons=outcome.reasons, commit=None, tree=self.state.tree)
+        return _close_done(ctx, self.state, outcome.decision, outcome.reasons, outcome.detail)
+
+    def paused(self, ctx: RunContext, state: str, message: str, exit_code: int
+               ) -> ReviewResult:
+        return _pause(ctx, self.state, state, message, exit_code)
+
+    def decided(self, ctx: RunContext, event: dict[str, Any]) -> ReviewResult:
+        return _close_done(ctx, self.state, event["decision"], event.get("reasons") or [],
+                           _verdict_of(ctx, self.state))
 
 
 def _review_steps(ctx: RunContext, state: _Review) -> tuple[str, list[str], Verdict]:
     verdict = ask_reviewer(ctx, state)
     findings = verdict.structured_findings()
     if verdict.verdict == "block":
-        raise _Stop([f"the reviewer blocked the {'plan' if state.plan_only else 'change'}: "
-                     f"{verdict.summary or 'no reason given'}"], verdict)
+        raise NoGo([f"the reviewer blocked the {'plan' if state.plan_only else 'change'}: "
+                    f"{verdict.summary or 'no reason given'}"], verdict)
     if verdict.verdict == "request_changes":
         reasons = [f"the reviewer requested changes ({len(findings)} finding(s)): "
                    + "; ".join(f.message for f in findings)]
@@ -309,7 +294,7 @@ def _review_steps(ctx: RunContext, state: _Review) -> tuple[str, list[str], Verd
                            "a further --follow is refused")
         else:
             reasons.append(f"fix them, then `baton review --follow {ctx.run_id}`")
-        raise _Stop(reasons, verdict)
+        raise NoGo(reasons, verdict)
     if state.plan_only:
         return "go", ["the reviewer approved the plan"], verdict
     evidence = _verify_snapshot(ctx, state, verdict)

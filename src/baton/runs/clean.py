@@ -77,8 +77,8 @@ def _outside_leftovers(run_dir: Path) -> list[str]:
     checkout (``/dev/shm`` or the temporary folder), the command's session (processes
     still running) and its scratch folder. Removed even when the run is kept: a resume
     makes new ones."""
+    from baton.workspace.leftovers import SESSION_FILE, stale_checkout
     from baton.workspace.sandbox import orphaned_scratch
-    from baton.workspace.verify import SESSION_FILE, stale_checkout
 
     found = []
     checkout = stale_checkout(run_dir)

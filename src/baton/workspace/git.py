@@ -23,15 +23,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Literal, NamedTuple
 
 from baton.errors import UserError
 from baton.workspace.discover import repo_at
 from baton.workspace.gitconfig import SettingsCache
 from baton.workspace.gitenv import SAFE_CONFIG, git_env
 
-if TYPE_CHECKING:  # the approval rules load the (pydantic) config; `baton runs` needs neither
-    from baton.approvals import FileChange
+ChangeStatus = Literal["A", "M", "D", "R"]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One changed file since the run's base commit (what the approval rules judge)."""
+
+    path: str
+    status: ChangeStatus
+    added: int
+    removed: int
+
 
 # Variables that would point git (baton's, or a verification command's) somewhere else.
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
@@ -492,8 +502,6 @@ def _tree_changes_of_ids(git_dir: str, base: str, tree: str) -> tuple[FileChange
 
 
 def _tree_changes(git: Git, base: str, tree: str) -> tuple[FileChange, ...]:
-    from baton.approvals import FileChange
-
     # One diff-tree gives both: the raw records (":old new oid oid STATUS\0path\0") first,
     # then the numstat records ("added\tremoved\tpath\0").
     out = git.run_bytes("diff-tree", "-r", "-z", "--no-renames", "--raw", "--numstat",

@@ -23,11 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from baton.errors import UserError
 from baton.workspace.discover import locate_repo, repo_at
 from baton.workspace.git import (
+    FileChange,
     Git,
     Worktree,
     identity_env,
@@ -39,9 +40,6 @@ from baton.workspace.git import (
 __all__ = ["Drifted", "Snapshot", "TreeEntry", "checkout_parent", "disposable_checkout",
            "drift", "drift_changes", "freeze", "read_tree", "snapshot_diff", "tree_changes",
            "write_checkout"]
-
-if TYPE_CHECKING:
-    from baton.approvals import FileChange
 
 _GITLINK = "160000"
 _SYMLINK = "120000"

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,21 +20,16 @@ from baton.models import CommandEvidence, Plan, Verdict
 from baton.run_context import RunContext
 from baton.workspace.detect import detect_test_commands
 from baton.workspace.git import command_env, repo_at
+from baton.workspace.leftovers import CHECKOUT_FILE, SESSION_FILE
 from baton.workspace.sandbox import run_command
 from baton.workspace.snapshot import (
-    MEMORY_FOLDER,
     Drifted,
     Snapshot,
     TreeEntry,
     disposable_checkout,
     drift_changes,
-    remove_folder,
 )
 
-CHECKOUT_FILE = "checkout.path"
-"""Names the disposable checkout while commands run, so a resume after a crash removes it."""
-SESSION_FILE = "command.session"
-"""Names the running command's session and scratch folder (workspace/sandbox.py)."""
 MAX_DRIFT_LISTED = 1000
 
 _SHELL_META = re.compile(r"[;&|`$<>(){}\n\\]")
@@ -207,32 +201,3 @@ def record_drift(ctx: RunContext, drifted: list[Drifted], stage: str = "") -> No
              listed=min(len(rows), MAX_DRIFT_LISTED), total=len(rows),
              added=counts["A"], changed=counts["M"], deleted=counts["D"],
              committed=False)
-
-
-def remove_stale_checkout(run_dir: Path, checkout_dir: str = "auto") -> bool:
-    """Remove the disposable checkout a crashed process left behind; True if one was.
-
-    Only ever a folder baton made: ``baton-verify-*`` directly in the temporary folder, the
-    memory-backed folder or the user's ``checkout_dir``.
-    """
-    real = stale_checkout(run_dir, checkout_dir)
-    (run_dir / CHECKOUT_FILE).unlink(missing_ok=True)
-    if real is not None:
-        remove_folder(real)
-    return real is not None
-
-
-def stale_checkout(run_dir: Path, checkout_dir: str = "auto") -> Path | None:
-    """The disposable checkout a crashed process left behind, if it is one of baton's
-    (see :func:`remove_stale_checkout`); nothing is removed."""
-    try:
-        named = (run_dir / CHECKOUT_FILE).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    real = Path(os.path.realpath(named))
-    places = {os.path.realpath(tempfile.gettempdir()), os.path.realpath(MEMORY_FOLDER)}
-    if checkout_dir not in ("auto", "temp"):
-        places.add(os.path.realpath(Path(checkout_dir).expanduser()))
-    ours = real.name.startswith("baton-verify-") and real.is_dir() \
-        and not Path(named).is_symlink() and str(real.parent) in places
-    return real if ours else None
