@@ -92,6 +92,14 @@ def test_v4a_malformed_patches_say_what_is_wrong(body: str, words: str) -> None:
     assert words in str(info.value)
 
 
+def test_v4a_add_file_never_overwrites_a_file(repo: Path) -> None:
+    with pytest.raises(EditError) as info:
+        apply_edits(repo, parse_patch(patch("*** Add File: app.py\n+x = 1\n")))
+    assert "'*** Add File' is for a new file, but this file already exists and is not " \
+        "empty; change it with '*** Update File'" in speak(str(info.value), "apply_patch")
+    assert (repo / "app.py").read_text() == APP
+
+
 def test_v4a_patch_without_its_end_is_refused_as_cut_off() -> None:
     with pytest.raises(EditError, match="never closed with '\\*\\*\\* End Patch'"):
         parse_patch("*** Begin Patch\n*** Delete File: old.txt\n")
@@ -123,7 +131,8 @@ def test_editor_tool_commands_and_substring_and_tolerant_matching(repo: Path) ->
     ({"command": "view", "path": "app.py"}, "'view' is not offered"),
     ({"command": "str_replace", "path": "app.py", "old_str": "return 1", "new_str": "x"},
      "old_str occurs 2 times in app.py (at lines 6, 9)"),
-    ({"command": "create", "path": "app.py", "file_text": "x"}, "already exists"),
+    ({"command": "create", "path": "app.py", "file_text": "x"},
+     "already exists and is not empty; change it with str_replace"),
     ({"command": "insert", "path": "app.py", "insert_line": 99, "insert_text": "x"},
      "past the end of the file, which has 9 lines"),
     ({"command": "insert", "path": "app.py", "insert_line": -2, "insert_text": "x"},

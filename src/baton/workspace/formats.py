@@ -110,11 +110,15 @@ def _patch_argument(arguments: str, number: int, count: int) -> str:
     return patch
 
 
+_CREATE_EXISTING = re.escape(
+    "the SEARCH section is empty, which creates a file, but this file already exists and "
+    "is not empty; put the lines to change in SEARCH, or use a FILE block to replace the "
+    "whole file")
 # Words of baton's refusals (written for SEARCH/REPLACE blocks), in each format's terms.
 _WORDS: dict[str, list[tuple[str, str]]] = {
     "apply_patch": [
-        (r"\bthe SEARCH section is empty, which creates a file\b",
-         "'*** Add File' creates a file"),
+        (_CREATE_EXISTING, "'*** Add File' is for a new file, but this file already exists "
+         "and is not empty; change it with '*** Update File' and its hunks"),
         (r"\bleave the SEARCH section empty\b", "use '*** Add File: path'"),
         (r"\bSEARCH/REPLACE blocks\b", "hunks"),
         (r"\bthe SEARCH text was not found\b", "the hunk's context and '-' lines were not found"),
@@ -131,8 +135,8 @@ _WORDS: dict[str, list[tuple[str, str]]] = {
         (r"^edit (\d+) of (\d+)", r"change \1 of \2"),
     ],
     "editor_tool": [
-        (r"\bthe SEARCH section is empty, which creates a file\b",
-         "the create command creates a file"),
+        (_CREATE_EXISTING, "the create command is for a new file (it never overwrites one), "
+         "but this file already exists and is not empty; change it with str_replace"),
         (r"\bleave the SEARCH section empty\b", "use the create command"),
         (r"\bSEARCH/REPLACE blocks\b", "str_replace calls"),
         (r"\bSEARCH text\b", "old_str"),
