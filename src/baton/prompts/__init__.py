@@ -11,6 +11,8 @@ from functools import lru_cache
 from typing import Any
 
 ROLE_TEMPLATES = ("planner", "implementer", "reviewer", "verifier")
+IMPLEMENTER_VARIANTS = ("apply_patch", "editor_tool", "whole_file")
+"""The implementer's system templates besides SEARCH/REPLACE (docs/edit-format.md)."""
 
 
 def fenced(text: str, lang: str = "") -> str:
@@ -68,6 +70,9 @@ def compile_templates(roles: tuple[str, ...] = ROLE_TEMPLATES) -> None:
     for role in roles:
         env.get_template(f"{role}.system.j2")
         env.get_template(f"{role}.user.j2")
+    if "implementer" in roles:  # the edit formats' own system templates
+        for variant in IMPLEMENTER_VARIANTS:
+            env.get_template(f"implementer.{variant}.system.j2")
 
 
 def as_markdown(role: str, messages: list[dict[str, str]], *, header: str = "") -> str:
