@@ -650,3 +650,37 @@ def test_plan_files_are_read_from_markdown_and_json(tmp_path):
         load_plan_file(bad)
     with pytest.raises(UserError, match="no such file"):
         load_plan_file(tmp_path / "missing.md")
+
+
+def test_findings_are_read_the_way_models_write_them(baton, repo):
+    """``fix``/``description``/``suggestion`` for the message and ``line`` for line_start
+    are accepted with no repair call; a finding with no text at all is still refused."""
+    (repo / "stats.py").write_text((repo / "stats.py").read_text()
+                                   + "\n\ndef median(v):\n    return v[len(v) // 2]\n")
+    aliased = fence({
+        "verdict": "request_changes", "summary": "median is wrong for unsorted input",
+        "findings": [{"path": "stats.py", "line": 11, "severity": "high",
+                      "fix": "sort a copy of the values first"},
+                     {"file": "stats.py", "line": "12", "description": "wrong for even sizes",
+                      "suggestion": "average the middle two"},
+                     {"description": "no test for []"}]})
+    gateway = baton.serve(script(aliased))
+    proc = review(baton, repo, "--uncommitted")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    result = run_json(proc)
+    assert len(gateway.requests()) == 1  # read as written: no repair request
+    assert result["findings"] == [
+        {"file": "stats.py", "line_start": 11, "line_end": 11, "severity": "high",
+         "message": "sort a copy of the values first"},
+        {"file": "stats.py", "line_start": 12, "line_end": 12, "severity": "medium",
+         "message": "wrong for even sizes (fix: average the middle two)"},
+        {"file": None, "line_start": None, "line_end": None, "severity": "medium",
+         "message": "no test for []"}]
+
+    textless = fence({"verdict": "request_changes", "summary": "s",
+                      "findings": [{"file": "stats.py", "line": 3, "severity": "low"}]})
+    gateway = baton.serve(script(textless, request_changes()))
+    proc = review(baton, repo, "--uncommitted")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert len(gateway.requests()) == 2  # no text at all: refused, the reviewer asked again
+    assert "findings.0.message: Field required" in packet(Path(run_json(proc)["run_dir"]), 2)

@@ -94,6 +94,38 @@ _SEVERITY_WORDS = {"error": "high", "blocker": "critical", "major": "high",
                    "warning": "medium", "minor": "low", "note": "low", "info": "low"}
 
 
+# The names models use for a finding's fields besides baton's own, first match wins.
+FINDING_ALIASES: dict[str, tuple[str, ...]] = {
+    "file": ("path", "filename", "file_path"),
+    "line_start": ("line", "start_line", "lineno", "line_number"),
+    "line_end": ("end_line", "line_stop"),
+    "message": ("description", "issue", "problem", "title", "comment", "text", "body",
+                "detail", "details"),
+}
+# Words for what to do about it: the message when there is no other text, else appended.
+FIX_ALIASES = ("fix", "suggestion", "recommendation", "suggested_fix", "remedy")
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _finding_aliases(data: dict[str, object]) -> dict[str, object]:
+    out = dict(data)
+    for name, aliases in FINDING_ALIASES.items():
+        if out.get(name) not in (None, ""):
+            continue
+        for alias in aliases:
+            if out.get(alias) not in (None, ""):
+                out[name] = out[alias]
+                break
+    fix = next((_text(out[a]) for a in FIX_ALIASES if _text(out.get(a))), "")
+    if fix:
+        said = _text(out.get("message"))
+        out["message"] = f"{said} (fix: {fix})" if said and fix not in said else said or fix
+    return out
+
+
 class Finding(BaseModel):
     """One thing the reviewer wants changed: where (when known), how bad, what to change."""
 
@@ -106,6 +138,12 @@ class Finding(BaseModel):
     message: str
 
     _check = field_validator("message")(_non_empty_text)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: object) -> object:
+        """Read a finding the way models write it (see FINDING_ALIASES)."""
+        return _finding_aliases(data) if isinstance(data, dict) else data
 
     @field_validator("severity", mode="before")
     @classmethod
