@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from baton.config import Approval
+from baton.evidence.gatefiles import Reader, gate_file_rules, handled_here
 from baton.models import RISK_ORDER
 from baton.workspace.git import FileChange  # re-exported: the rules' input
 from baton.workspace.globs import first_match, glob_match, normalize
@@ -48,10 +49,17 @@ def is_test_file(path: str) -> bool:
     return bool(_TEST_NAME.match(parts[-1]))
 
 
-def fired_rules(approval: Approval, *, risk_level: str, changes: list[FileChange]) -> list[str]:
-    """The approval rules that fire, each described for a person; empty: no approval needed."""
+def fired_rules(approval: Approval, *, risk_level: str, changes: list[FileChange],
+                read: Reader | None = None) -> list[str]:
+    """The approval rules that fire, each described for a person; empty: no approval needed.
+
+    ``read(path, "old" | "new")`` gives a file's text on either side, for the rules on
+    files that configure baton or the project's checks (evidence/gatefiles.py)."""
+    gate_files = [] if read is None else gate_file_rules(
+        approval.paths, changes, read, gate_config=approval.gate_config)
     return [
         *_risk_rule(approval, risk_level),
+        *gate_files,
         *_path_rules(approval, changes),
         *_test_rules(approval, changes),
         *_size_rule(approval, changes),
@@ -93,7 +101,7 @@ def _risk_rule(approval: Approval, risk_level: str) -> list[str]:
 def _path_rules(approval: Approval, changes: list[FileChange]) -> list[str]:
     fired = []
     for change in changes:
-        glob = first_match(approval.paths, change.path)
+        glob = first_match([p for p in approval.paths if not handled_here(p)], change.path)
         if glob is not None:
             fired.append(f"touched path {change.path!r} matches approval glob {glob!r}")
     return fired

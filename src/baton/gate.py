@@ -9,7 +9,8 @@ The steps around a run's own work that the two share, so both record and say the
               sandbox_warning, vendor_warnings -> begin
     engine:   begin -> drive(driver): driver.steps -> driver.done | driver.paused | failed
     continue: open_context -> continue_run: replay -> driver.decided | mark_resumed -> drive
-    the gate: decide (go only when every verification command that ran exited 0)
+    the gate: decide (go only when every verification command that ran exited 0),
+              change_rules + stop_for_approval (one approval rule: a tree and its rules)
     ending:   end_done | pause_reason + set_paused | record_failure (totals, summary.md)
 """
 
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from baton.config import REPO_FORBIDDEN, Config, Route, deep_merge, load_config
+from baton.approvals import FileChange, fired_rules
+from baton.config import REPO_FORBIDDEN, Approval, Config, Route, deep_merge, load_config
 from baton.config.ownership import GUARD_KEYS
 from baton.errors import (
     AwaitingApproval,
@@ -51,6 +53,7 @@ from baton.secrets import SecretMasker, key_values
 from baton.workspace.git import Worktree
 from baton.workspace.leftovers import remove_stale_checkout
 from baton.workspace.sandbox import sandbox_notice
+from baton.workspace.snapshot import file_text
 
 EXIT = {"go": 0, "no-go": 1}
 
@@ -456,6 +459,45 @@ def decide(evidence: list[CommandEvidence]) -> tuple[str, list[str]]:
             for e in failed
         ]
     return "go", [f"review approved and {len(ran)} verification command(s) exited 0"]
+
+
+# -- the approval gate: one rule for every kind of run -----------------------------------
+
+
+def change_rules(ctx: RunContext, approval: Approval, *, risk_level: str, base: str,
+                 tree: str, changes: list[FileChange]) -> list[str]:
+    """The approval rules that fire on the change from ``base`` to ``tree`` (the files
+    that configure baton or the checks read on both sides)."""
+    def read(path: str, side: str) -> str | None:
+        return file_text(ctx.repo_root, base if side == "old" else tree, path)
+
+    return fired_rules(approval, risk_level=risk_level, changes=changes, read=read)
+
+
+def stop_for_approval(ctx: RunContext, rules: list[str], tree: str, *, stage: str = "",
+                      when: str, inspect: str) -> None:
+    """Pause (exit 3) unless a person approved this very tree *and* every rule in
+    ``rules``: an approval is for a tree and the rules that fired on it, in ``baton run``
+    and ``baton review`` alike. A rule nobody has seen on this tree stops again, naming
+    only the new rules; ``inspect`` says where to look at the change."""
+    if not rules:
+        return
+    approval = read_workflow(ctx.run_dir).get("approval") or {}
+    same_tree = approval.get("status") == "approved" and approval.get("tree") == tree
+    seen = list(approval.get("rules") or []) if same_tree else []
+    new = [r for r in dict.fromkeys(rules) if r not in seen]
+    if not new:
+        return
+    ctx.emit("approval.required", key="approval.required" + (f"/{stage}" if stage else ""),
+             rules=new, approved_before=[r for r in rules if r in seen], tree=tree,
+             stage=stage or None)
+    ctx.update_workflow(approval={"status": "pending",
+                                  "rules": list(dict.fromkeys([*seen, *rules])),
+                                  "tree": tree})
+    raise AwaitingApproval(
+        f"run {ctx.run_id} needs a person's approval {when}:\n  - " + "\n  - ".join(new)
+        + f"\n{inspect}, then `baton approve {ctx.run_id}` or "
+        f"`baton reject {ctx.run_id} --reason ...`")
 
 
 # -- ending ----------------------------------------------------------------------------------

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from baton import gate, roles
-from baton.approvals import contract_rules, fired_rules, tampering_rules
+from baton.approvals import contract_rules, tampering_rules
 from baton.config import Config
 from baton.errors import (
-    AwaitingApproval,
     UserError,
 )
 from baton.evidence.baseline import run_baseline
@@ -286,9 +285,10 @@ def gate_approval(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str = 
     """Stop for a person when an approval rule fires on the snapshot's exact changes
     (tampering and contract rules included), unless a person already approved this very
     tree with these rules."""
-    rules = fired_rules(ctx.config.approval, risk_level=plan.risk_level,
-                        changes=tree_changes(ctx.repo_root, ctx.worktree.base_commit,
-                                             snapshot.tree))
+    base = ctx.worktree.base_commit
+    rules = gate.change_rules(ctx, ctx.config.approval, risk_level=plan.risk_level,
+                              base=base, tree=snapshot.tree,
+                              changes=tree_changes(ctx.repo_root, base, snapshot.tree))
     tampered, contract = diff_findings(ctx, plan, snapshot, stage or "verify")
     rules += tampering_rules(ctx.config.approval, [str(f) for f in tampered])
     rules += contract_rules(ctx.config.approval, contract)
@@ -297,31 +297,12 @@ def gate_approval(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str = 
 
 def stop_for_approval(ctx: RunContext, rules: list[str], snapshot: Snapshot, stage: str,
                       when: str) -> None:
-    """Pause (exit 3) unless a person approved this very tree and every rule in ``rules``.
-
-    A later gate of the same run stops again: a fix round for its new tree, the evidence
-    after verification only for rules nobody has seen yet on this tree.
-    """
-    if not rules:
-        return
-    approval = read_workflow(ctx.run_dir).get("approval") or {}
-    same_tree = approval.get("status") == "approved" and approval.get("tree") == snapshot.tree
-    seen = list(approval.get("rules") or []) if same_tree else []
-    if same_tree and set(rules) <= set(seen):
-        return
-    new = [r for r in rules if r not in seen]
-    ctx.emit("approval.required", key="approval.required" + (f"/{stage}" if stage else ""),
-             rules=new, tree=snapshot.tree, stage=stage or None)
-    ctx.update_workflow(approval={"status": "pending",
-                                  "rules": list(dict.fromkeys([*seen, *rules])),
-                                  "tree": snapshot.tree})
-    raise AwaitingApproval(
-        f"run {ctx.run_id} needs a person's approval {when}:\n  - "
-        + "\n  - ".join(new)
-        + f"\nSee the patch with `baton show {ctx.run_id}` (it is staged in the worktree "
-        f"{ctx.worktree.path}: `git -C {ctx.worktree.path} diff --cached`), then "
-        f"`baton approve {ctx.run_id}` or `baton reject {ctx.run_id} --reason ...`"
-    )
+    """The gate's one approval rule (gate.stop_for_approval), with where to see the patch."""
+    path = ctx.worktree.path
+    gate.stop_for_approval(
+        ctx, rules, snapshot.tree, stage=stage, when=when,
+        inspect=f"See the patch with `baton show {ctx.run_id}` (it is staged in the "
+                f"worktree {path}: `git -C {path} diff --cached`)")
 
 
 # -- evidence beyond exit codes: tampering, the plan as a contract, before/after ------------

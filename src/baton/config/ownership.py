@@ -154,6 +154,10 @@ class _Resolver:
             if u.test_changes and not r.test_changes:
                 self.refuse("approval.test_changes", False, True, what)
             self.put(("approval", "test_changes"), r.test_changes)
+        if "gate_config" in table:
+            if u.gate_config and not r.gate_config:
+                self.refuse("approval.gate_config", False, True, what)
+            self.put(("approval", "gate_config"), r.gate_config)
         if "paths" in table:
             self.put(("approval", "paths"), _union(u.paths, r.paths), "adds to yours")
 

@@ -27,13 +27,22 @@ Role = Literal["planner", "implementer", "reviewer", "verifier"]
 
 DEFAULT_PROTECTED = [".git", ".baton"]
 # gitignore's dialect (baton.workspace.globs): a leading "/" anchors at the repository root.
+# What configures the project's checks: a change waits (evidence/gatefiles.py reads the
+# FILE#SECTION entries: a section of a file, a Makefile target).
+CHECK_CONFIG_PATHS = (
+    "**/conftest.py", "/pytest.ini", "/tox.ini", "/noxfile.py",
+    "**/jest.config.*", "**/vitest.config.*",
+    "/pyproject.toml#tool.pytest.ini_options", "/pyproject.toml#tool.coverage",
+    "/setup.cfg#tool:pytest", "/setup.cfg#coverage:*", "/tox.ini#pytest",
+    "/Makefile#test*", "/package.json#scripts.test*",
+)
 DEFAULT_APPROVAL_PATHS = [
     ".github/workflows/**", "/.gitlab-ci.yml", ".ci/**", "/Jenkinsfile", ".circleci/**",
     "**/migrations/**", "**/alembic/**", "*.sql",
     "**/auth/**", "*auth*.py", "**/security/**",
     "/pyproject.toml", "/setup.py", "/setup.cfg", "/requirements*.txt", "/package.json",
     "/Cargo.toml", "/go.mod", "/Gemfile", "*.lock", "/package-lock.json",
-    "/go.sum", "/pnpm-lock.yaml",
+    "/go.sum", "/pnpm-lock.yaml", *CHECK_CONFIG_PATHS,
 ]
 
 
@@ -131,7 +140,12 @@ class Approval(_Strict):
     risk_level: Literal["low", "medium", "high", "critical", "never"] = "high"
     """Plans at or above this risk level wait; ``never`` turns the rule off."""
     paths: list[str] = Field(default_factory=lambda: list(DEFAULT_APPROVAL_PATHS))
-    """Globs of paths whose change needs approval."""
+    """Globs of paths whose change needs approval; ``FILE#SECTION`` names a section of a
+    file (``pyproject.toml#tool.coverage``, ``package.json#scripts.test``, a Makefile
+    target) whose change needs approval."""
+    gate_config: bool = True
+    """A change to the repository's ``baton.toml``, ``.baton/`` or ``[tool.baton]`` waits
+    (a repository may not switch this off)."""
     test_changes: bool = True
     """Deleting or modifying existing test files needs approval."""
     max_diff_lines: int | None = 500

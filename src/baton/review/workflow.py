@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from baton import prompts
-from baton.approvals import FileChange, fired_rules
+from baton.approvals import FileChange
 from baton.config import Config, Route
 from baton.errors import (
-    AwaitingApproval,
     PromptTooLarge,
     UserError,
     WorkflowError,
@@ -36,6 +35,7 @@ from baton.gate import (  # the engine and the steps `baton run` shares
     Outcome,
     RunResult,
     begin,
+    change_rules,
     check_endpoints,
     continue_run,
     decide,
@@ -47,6 +47,7 @@ from baton.gate import (  # the engine and the steps `baton run` shares
     run_record,
     sandbox_warning,
     set_paused,
+    stop_for_approval,
     totals,
     vendor_warnings,
     verify_origins,
@@ -393,32 +394,24 @@ def _no_worktree(repo_root: Path, path: Path, base: str) -> Worktree:
 
 
 def _gate_approval(ctx: RunContext, state: _Review) -> None:
-    """Approval rules and protected paths on the exact diff; stop for a person if any fire."""
+    """Approval rules and protected paths on the exact diff; stop for a person if any fire
+    (the gate's one rule: an approval is for this tree and the rules that fired on it)."""
     approval = ctx.config.approval
     plan = state.plan()
     if plan is None:  # no plan: no risk level to judge
         approval = approval.model_copy(update={"risk_level": "never"})
-    rules = fired_rules(approval, risk_level=plan.risk_level if plan else "low",
-                        changes=state.changes())
+    assert state.tree is not None
+    rules = change_rules(ctx, approval, risk_level=plan.risk_level if plan else "low",
+                         base=state.base or "", tree=state.tree, changes=state.changes())
     for path in state.withheld:
         glob = protected_match(path, ctx.config.protected_paths)
         why = f"protected_paths {glob!r}" if glob else \
             f"the secret-file pattern {secret_file_pattern(path)!r}"
         rules.append(f"changed file {path!r} was withheld from the reviewer ({why}); "
                      "a person must look at it")
-    if not rules:
-        return
-    approval_state = read_workflow(ctx.run_dir).get("approval") or {}
-    if approval_state.get("status") == "approved" and approval_state.get("tree") == state.tree:
-        return
-    ctx.emit("approval.required", key="approval.required", rules=rules, tree=state.tree)
-    ctx.update_workflow(approval={"status": "pending", "rules": rules, "tree": state.tree})
-    raise AwaitingApproval(
-        f"review {ctx.run_id} passed the reviewer and the checks but needs a person's "
-        "approval:\n  - " + "\n  - ".join(rules)
-        + f"\nInspect the change (tree {state.tree}), then `baton approve {ctx.run_id}` "
-        f"(records the decision, changes nothing) or `baton reject {ctx.run_id} --reason ...`"
-    )
+    stop_for_approval(ctx, rules, state.tree, when="after the reviewer and the checks",
+                      inspect=f"Inspect the change (tree {state.tree}; approving records "
+                              "the decision and changes nothing)")
 
 
 # -- ending ---------------------------------------------------------------------------------

@@ -135,6 +135,20 @@ def _plumbing(repo_root: Path) -> Git:
     return Git(repo_at(Path(repo_root)).common_dir)
 
 
+def file_text(repo_root: Path, treeish: str, path: str, max_bytes: int = 2_000_000
+              ) -> str | None:
+    """The text of ``path`` in ``treeish`` (None: absent, not a file, or too large)."""
+    git = _plumbing(repo_root)
+    spec = f"{treeish}:{path}"
+    kind = git.run("cat-file", "-t", spec, check=False).strip()
+    if kind != "blob":
+        return None
+    size = git.run("cat-file", "-s", spec, check=False).strip()
+    if not size.isdigit() or int(size) > max_bytes:
+        return None
+    return git.run("cat-file", "blob", spec)
+
+
 def read_tree(repo_root: Path, treeish: str) -> dict[str, TreeEntry]:
     """Every file of a tree, recursively: exact path -> (mode, object id)."""
     git = _plumbing(repo_root)
