@@ -17,10 +17,11 @@ from buggy_project import (
     SKIP_TEST,
     WRONG_FIX,
     approve,
+    edit,
     run_task,
     script,
 )
-from conftest import events, run_json, snapshot
+from conftest import REVIEWER, events, run_json, snapshot
 
 CASES = {
     "deleted test": (DELETE_TEST, ["test removed: tests/test_calc.py: `test_above` was deleted",
@@ -100,3 +101,48 @@ def test_the_tampering_rule_can_be_switched_off(baton, buggy_repo):
     run_dir = Path(run_json(proc)["run_dir"])
     summary = (run_dir / "summary.md").read_text()
     assert "`test_above` was deleted" in summary and "fewer tests collected" in summary
+
+
+LOOSEN_MEAN = edit("tests/test_mean.py", "    assert mean([1, 2, 3, 4]) == 2.5",
+                   "    assert mean([1, 2, 3, 4])")
+
+
+def test_an_assertion_loosened_in_place_is_named_with_its_test_and_line(baton, buggy_repo):
+    """No fix, only ``assert mean(...) == 2.5`` -> ``assert mean(...)``: the finding names
+    the test function and the line in the approval reason, the trace, the reviewer's
+    packet and summary.md."""
+    baton.serve(script([LOOSEN_MEAN], [approve()]))
+    proc = run_task(baton, buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = run_json(proc)
+    said = ("assertion loosened: tests/test_mean.py: `test_mean` line 5: "
+            "`assert mean([1, 2, 3, 4]) == 2.5` became `assert mean([1, 2, 3, 4])` "
+            "(a comparison weakened to a truthiness test)")
+    assert "test tampering: " + said in "\n".join(result["reasons"]), result["reasons"]
+    run_dir = Path(result["run_dir"])
+    trace = events(run_dir)
+    flags = [f["message"] for e in trace if e["type"] == "evidence.flags" for f in e["tampering"]]
+    assert said in flags
+    review_call = [e for e in trace if e["type"] == "model.call" and e["role"] == "reviewer"]
+    assert said in (run_dir / review_call[0]["prompt_file"]).read_text()
+    assert said in (run_dir / "summary.md").read_text()
+
+
+def test_baton_review_sees_a_loosened_assertion_too(baton, sample_repo):
+    test = sample_repo / "tests" / "test_stats.py"
+    test.write_text(test.read_text()
+                    .replace("self.assertEqual(mean([1, 2, 3, 4]), 2.5)",
+                             "self.assertTrue(mean([1, 2, 3, 4]))")
+                    .replace("self.assertRaises(ValueError)", "self.assertRaises(Exception)"))
+    baton.serve({"models": {REVIEWER: [{"content": approve()}]}})
+    proc = baton("review", "--repo", str(sample_repo), "--json", "--uncommitted")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = run_json(proc)
+    message = "\n".join(result["reasons"])
+    assert "`MeanTest.test_mean` line 8: `self.assertEqual(mean([1, 2, 3, 4]), 2.5)` became " \
+        "`self.assertTrue(mean([1, 2, 3, 4]))`" in message, message
+    assert "`MeanTest.test_empty` line 11" in message and "broadened to Exception" in message
+    run_dir = Path(result["run_dir"])
+    packet = (run_dir / "packets" / "01-reviewer.md").read_text()
+    assert "`MeanTest.test_empty` line 11" in packet
+    assert "`MeanTest.test_mean` line 8" in (run_dir / "summary.md").read_text()

@@ -468,10 +468,16 @@ def change_rules(ctx: RunContext, approval: Approval, *, risk_level: str, base: 
                  tree: str, changes: list[FileChange]) -> list[str]:
     """The approval rules that fire on the change from ``base`` to ``tree`` (the files
     that configure baton or the checks read on both sides)."""
-    def read(path: str, side: str) -> str | None:
-        return file_text(ctx.repo_root, base if side == "old" else tree, path)
+    return fired_rules(approval, risk_level=risk_level, changes=changes,
+                       read=tree_reader(ctx.repo_root, base, tree))
 
-    return fired_rules(approval, risk_level=risk_level, changes=changes, read=read)
+
+def tree_reader(repo_root: Path, base: str, tree: str) -> Callable[[str, str], str | None]:
+    """``read(path, "old" | "new")``: a file's text in ``base`` or ``tree`` (None: absent)."""
+    def read(path: str, side: str) -> str | None:
+        return file_text(repo_root, base if side == "old" else tree, path)
+
+    return read
 
 
 def stop_for_approval(ctx: RunContext, rules: list[str], tree: str, *, stage: str = "",
