@@ -14,6 +14,7 @@ import pytest
 from buggy_project import (
     DELETE_TEST,
     DROP_ASSERT,
+    RIGHT_FIX,
     SKIP_TEST,
     WRONG_FIX,
     approve,
@@ -146,3 +147,27 @@ def test_baton_review_sees_a_loosened_assertion_too(baton, sample_repo):
     packet = (run_dir / "packets" / "01-reviewer.md").read_text()
     assert "`MeanTest.test_empty` line 11" in packet
     assert "`MeanTest.test_mean` line 8" in (run_dir / "summary.md").read_text()
+
+
+def test_when_the_count_drops_the_tests_that_stopped_running_are_named(baton, buggy_repo):
+    """A root conftest.py that stops test_mean from being collected: after approval the
+    counts drop, and the stop names the test that ran on the base commit and not after
+    (from the JUnit report baton asks pytest for), with a count."""
+    deselect = "conftest.py\n<<<<<<< FILE\ncollect_ignore = ['tests/test_mean.py']\n" \
+        ">>>>>>> FILE\n"
+    baton.serve(script([RIGHT_FIX + "\n" + deselect], [approve()]))
+    proc = run_task(baton, buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    run_id = run_json(proc)["run_id"]
+    proc = baton("approve", run_id, "--json", cwd=buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    message = "\n".join(run_json(proc)["reasons"])
+    assert "fewer tests collected" in message and "4 on the base commit, 3 after" in message
+    assert "1 test(s) ran on the base commit and not after the change: " \
+        "tests/test_mean.py::test_mean" in message, message
+    run_dir = buggy_repo / ".baton" / "runs" / run_id
+    base_names = (run_dir / "evidence" / "base-01.tests.txt").read_text().splitlines()
+    assert "tests/test_calc.py::ClampTest::test_above" in base_names and len(base_names) == 4
+    assert not list(run_dir.glob("**/.baton-tests.xml"))
+    drift = [e for e in events(run_dir) if e["type"] == "verify.drift"]
+    assert not any(".baton-tests.xml" in json.dumps(e) for e in drift)

@@ -406,7 +406,8 @@ def gate_evidence(ctx: RunContext, plan: Plan, evidence: list[CommandEvidence]) 
     """After verification: fewer tests run than on the base commit, plan commands not run."""
     base = {e.command: e for e in ctx.baseline}
     counted = [f for e in evidence if e.command in base
-               for f in count_flags(e.command, base[e.command].tests, e.tests)]
+               for f in count_flags(e.command, base[e.command].tests, e.tests,
+                                    (_names(ctx, base[e.command]), _names(ctx, e)))]
     snapshot = ctx.snapshot
     if snapshot is None:
         raise UserError("internal: evidence gate without a snapshot")
@@ -417,6 +418,14 @@ def gate_evidence(ctx: RunContext, plan: Plan, evidence: list[CommandEvidence]) 
     rules = tampering_rules(ctx.config.approval, [str(f) for f in counted])
     rules += contract_rules(ctx.config.approval, contract)
     stop_for_approval(ctx, rules, snapshot, "evidence", "before the commit")
+
+
+def _names(ctx: RunContext, evidence: CommandEvidence) -> list[str] | None:
+    """The names of the tests a command ran, when they were recorded."""
+    if not evidence.tests_file:
+        return None
+    path = ctx.run_dir / evidence.tests_file
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else None
 
 
 def finish(ctx: RunContext, decision: str, reasons: list[str],

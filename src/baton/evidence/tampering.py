@@ -189,12 +189,20 @@ def _commented(line: str) -> bool:
     return line.lstrip().startswith(("#", "//"))
 
 
-def count_flags(command: str, before: TestCounts | None,
-                after: TestCounts | None) -> list[TamperFlag]:
-    """Fewer tests collected or run, or more skipped or xfailed, than on the base commit."""
+MAX_NAMED = 20
+
+
+def count_flags(command: str, before: TestCounts | None, after: TestCounts | None,
+                names: tuple[list[str] | None, list[str] | None] = (None, None)
+                ) -> list[TamperFlag]:
+    """Fewer tests collected or run, or more skipped or xfailed, than on the base commit.
+
+    ``names`` (the tests that ran on the base commit, and after the change) name the
+    tests that stopped running, at most MAX_NAMED of them and a count."""
     if before is None or after is None:
         return []
     flags = []
+    gone = _stopped(*names)
     checks = [("fewer tests collected", before.collected or 0, after.collected or 0, True),
               ("fewer tests run", before.ran, after.ran, True),
               ("more tests skipped", before.skipped, after.skipped, False),
@@ -202,5 +210,19 @@ def count_flags(command: str, before: TestCounts | None,
     for kind, old, new, fewer in checks:
         if (new < old) if fewer else (new > old):
             flags.append(TamperFlag(kind, "", f"`{command}`: {old} on the base commit, "
-                                              f"{new} after the change"))
+                                              f"{new} after the change" + gone))
+            gone = ""  # said once, on the first flag of the command
     return flags
+
+
+def _stopped(before: list[str] | None, after: list[str] | None) -> str:
+    if before is None or after is None:
+        return ""
+    still = set(after)
+    missing = [name for name in before if name not in still]
+    if not missing:
+        return ""
+    shown = ", ".join(missing[:MAX_NAMED])
+    more = f" and {len(missing) - MAX_NAMED} more" if len(missing) > MAX_NAMED else ""
+    return (f"; {len(missing)} test(s) ran on the base commit and not after the change: "
+            f"{shown}{more}")
