@@ -16,6 +16,7 @@ The steps around a run's own work that the two share, so both record and say the
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -494,9 +495,11 @@ def stop_for_approval(ctx: RunContext, rules: list[str], tree: str, *, stage: st
     new = [r for r in dict.fromkeys(rules) if r not in seen]
     if not new:
         return
-    ctx.emit("approval.required", key="approval.required" + (f"/{stage}" if stage else ""),
-             rules=new, approved_before=[r for r in rules if r in seen], tree=tree,
-             stage=stage or None)
+    key = "approval.required" + (f"/{stage}" if stage else "")
+    if seen:  # asked again on this tree, for rules nobody approved yet: its own record
+        key += "/" + hashlib.sha256("\n".join(new).encode()).hexdigest()[:12]
+    ctx.emit("approval.required", key=key, rules=new,
+             approved_before=[r for r in rules if r in seen], tree=tree, stage=stage or None)
     ctx.update_workflow(approval={"status": "pending",
                                   "rules": list(dict.fromkeys([*seen, *rules])),
                                   "tree": tree})
