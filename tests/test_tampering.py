@@ -14,13 +14,15 @@ import pytest
 from buggy_project import (
     DELETE_TEST,
     DROP_ASSERT,
+    RIGHT_FIX,
     SKIP_TEST,
     WRONG_FIX,
     approve,
+    edit,
     run_task,
     script,
 )
-from conftest import events, run_json, snapshot
+from conftest import REVIEWER, events, run_json, snapshot
 
 CASES = {
     "deleted test": (DELETE_TEST, ["test removed: tests/test_calc.py: `test_above` was deleted",
@@ -100,3 +102,72 @@ def test_the_tampering_rule_can_be_switched_off(baton, buggy_repo):
     run_dir = Path(run_json(proc)["run_dir"])
     summary = (run_dir / "summary.md").read_text()
     assert "`test_above` was deleted" in summary and "fewer tests collected" in summary
+
+
+LOOSEN_MEAN = edit("tests/test_mean.py", "    assert mean([1, 2, 3, 4]) == 2.5",
+                   "    assert mean([1, 2, 3, 4])")
+
+
+def test_an_assertion_loosened_in_place_is_named_with_its_test_and_line(baton, buggy_repo):
+    """No fix, only ``assert mean(...) == 2.5`` -> ``assert mean(...)``: the finding names
+    the test function and the line in the approval reason, the trace, the reviewer's
+    packet and summary.md."""
+    baton.serve(script([LOOSEN_MEAN], [approve()]))
+    proc = run_task(baton, buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = run_json(proc)
+    said = ("assertion loosened: tests/test_mean.py: `test_mean` line 5: "
+            "`assert mean([1, 2, 3, 4]) == 2.5` became `assert mean([1, 2, 3, 4])` "
+            "(a comparison weakened to a truthiness test)")
+    assert "test tampering: " + said in "\n".join(result["reasons"]), result["reasons"]
+    run_dir = Path(result["run_dir"])
+    trace = events(run_dir)
+    flags = [f["message"] for e in trace if e["type"] == "evidence.flags" for f in e["tampering"]]
+    assert said in flags
+    review_call = [e for e in trace if e["type"] == "model.call" and e["role"] == "reviewer"]
+    assert said in (run_dir / review_call[0]["prompt_file"]).read_text()
+    assert said in (run_dir / "summary.md").read_text()
+
+
+def test_baton_review_sees_a_loosened_assertion_too(baton, sample_repo):
+    test = sample_repo / "tests" / "test_stats.py"
+    test.write_text(test.read_text()
+                    .replace("self.assertEqual(mean([1, 2, 3, 4]), 2.5)",
+                             "self.assertTrue(mean([1, 2, 3, 4]))")
+                    .replace("self.assertRaises(ValueError)", "self.assertRaises(Exception)"))
+    baton.serve({"models": {REVIEWER: [{"content": approve()}]}})
+    proc = baton("review", "--repo", str(sample_repo), "--json", "--uncommitted")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = run_json(proc)
+    message = "\n".join(result["reasons"])
+    assert "`MeanTest.test_mean` line 8: `self.assertEqual(mean([1, 2, 3, 4]), 2.5)` became " \
+        "`self.assertTrue(mean([1, 2, 3, 4]))`" in message, message
+    assert "`MeanTest.test_empty` line 11" in message and "broadened to Exception" in message
+    run_dir = Path(result["run_dir"])
+    packet = (run_dir / "packets" / "01-reviewer.md").read_text()
+    assert "`MeanTest.test_empty` line 11" in packet
+    assert "`MeanTest.test_mean` line 8" in (run_dir / "summary.md").read_text()
+
+
+def test_when_the_count_drops_the_tests_that_stopped_running_are_named(baton, buggy_repo):
+    """A root conftest.py that stops test_mean from being collected: after approval the
+    counts drop, and the stop names the test that ran on the base commit and not after
+    (from the JUnit report baton asks pytest for), with a count."""
+    deselect = "conftest.py\n<<<<<<< FILE\ncollect_ignore = ['tests/test_mean.py']\n" \
+        ">>>>>>> FILE\n"
+    baton.serve(script([RIGHT_FIX + "\n" + deselect], [approve()]))
+    proc = run_task(baton, buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    run_id = run_json(proc)["run_id"]
+    proc = baton("approve", run_id, "--json", cwd=buggy_repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    message = "\n".join(run_json(proc)["reasons"])
+    assert "fewer tests collected" in message and "4 on the base commit, 3 after" in message
+    assert "1 test(s) ran on the base commit and not after the change: " \
+        "tests/test_mean.py::test_mean" in message, message
+    run_dir = buggy_repo / ".baton" / "runs" / run_id
+    base_names = (run_dir / "evidence" / "base-01.tests.txt").read_text().splitlines()
+    assert "tests/test_calc.py::ClampTest::test_above" in base_names and len(base_names) == 4
+    assert not list(run_dir.glob("**/.baton-tests.xml"))
+    drift = [e for e in events(run_dir) if e["type"] == "verify.drift"]
+    assert not any(".baton-tests.xml" in json.dumps(e) for e in drift)

@@ -199,3 +199,29 @@ def test_count_flags_compare_base_and_patched_runs():
     more = TestCounts(source="pytest", collected=7, ran=7, passed=7)
     assert count_flags("pytest -q", before, more) == []
     assert count_flags("pytest -q", None, after) == []
+
+
+def test_the_tests_that_stopped_running_are_named_at_most_twenty():
+    before = TestCounts(source="pytest", collected=30, ran=30, passed=30)
+    after = TestCounts(source="pytest", collected=5, ran=5, passed=5)
+    names = [f"tests/test_a.py::test_{i}" for i in range(30)]
+    flags = count_flags("pytest -q", before, after, (names, names[:5]))
+    said = str(flags[0])
+    assert "25 test(s) ran on the base commit and not after the change: " \
+        "tests/test_a.py::test_5, " in said and said.endswith("test_24 and 5 more")
+    assert "test_25" not in said and "test(s) ran" not in str(flags[1])  # said once
+
+
+def test_unittest_verbose_names_are_read(tmp_path):
+    from baton.evidence.testcounts import test_names
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text(
+        "import unittest\n\nclass T(unittest.TestCase):\n"
+        "    def test_a(self):\n        '''Doc line.'''\n\n"
+        "    def test_b(self):\n        self.fail('x')\n\n"
+        "    @unittest.skip('no')\n    def test_c(self):\n        pass\n")
+    proc = subprocess.run([sys.executable, "-m", "unittest", "discover", "-v", "-s", "tests"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert test_names(proc.stderr) == ["test_x.T.test_a", "test_x.T.test_b"]
+    assert test_names("..\n3 passed in 0.1s\n") is None

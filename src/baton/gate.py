@@ -16,6 +16,7 @@ The steps around a run's own work that the two share, so both record and say the
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -468,10 +469,16 @@ def change_rules(ctx: RunContext, approval: Approval, *, risk_level: str, base: 
                  tree: str, changes: list[FileChange]) -> list[str]:
     """The approval rules that fire on the change from ``base`` to ``tree`` (the files
     that configure baton or the checks read on both sides)."""
-    def read(path: str, side: str) -> str | None:
-        return file_text(ctx.repo_root, base if side == "old" else tree, path)
+    return fired_rules(approval, risk_level=risk_level, changes=changes,
+                       read=tree_reader(ctx.repo_root, base, tree))
 
-    return fired_rules(approval, risk_level=risk_level, changes=changes, read=read)
+
+def tree_reader(repo_root: Path, base: str, tree: str) -> Callable[[str, str], str | None]:
+    """``read(path, "old" | "new")``: a file's text in ``base`` or ``tree`` (None: absent)."""
+    def read(path: str, side: str) -> str | None:
+        return file_text(repo_root, base if side == "old" else tree, path)
+
+    return read
 
 
 def stop_for_approval(ctx: RunContext, rules: list[str], tree: str, *, stage: str = "",
@@ -488,9 +495,11 @@ def stop_for_approval(ctx: RunContext, rules: list[str], tree: str, *, stage: st
     new = [r for r in dict.fromkeys(rules) if r not in seen]
     if not new:
         return
-    ctx.emit("approval.required", key="approval.required" + (f"/{stage}" if stage else ""),
-             rules=new, approved_before=[r for r in rules if r in seen], tree=tree,
-             stage=stage or None)
+    key = "approval.required" + (f"/{stage}" if stage else "")
+    if seen:  # asked again on this tree, for rules nobody approved yet: its own record
+        key += "/" + hashlib.sha256("\n".join(new).encode()).hexdigest()[:12]
+    ctx.emit("approval.required", key=key, rules=new,
+             approved_before=[r for r in rules if r in seen], tree=tree, stage=stage or None)
     ctx.update_workflow(approval={"status": "pending",
                                   "rules": list(dict.fromkeys([*seen, *rules])),
                                   "tree": tree})

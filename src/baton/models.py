@@ -251,6 +251,10 @@ class CommandEvidence(BaseModel):
     sandbox: str | None = None
     tests: TestCounts | None = None
     """Test counts read from the output or a JUnit report, when the command printed any."""
+    tests_file: str | None = None
+    """The tests that ran, one name a line (in the run folder), when baton could read
+    them: pytest's node ids from the JUnit report baton asks for, unittest's verbose
+    names."""
 
     @property
     def ok(self) -> bool:

@@ -311,8 +311,9 @@ def stop_for_approval(ctx: RunContext, rules: list[str], snapshot: Snapshot, sta
 def diff_findings(ctx: RunContext, plan: Plan, snapshot: Snapshot, stage: str
                   ) -> tuple[list[Any], ContractCheck]:
     """Tampering flags and the plan contract of the snapshot, recorded in the trace."""
-    diff = snapshot_diff(ctx.repo_root, ctx.worktree.base_commit, snapshot.tree)
-    tampered = diff_flags(diff)
+    base = ctx.worktree.base_commit
+    diff = snapshot_diff(ctx.repo_root, base, snapshot.tree)
+    tampered = diff_flags(diff, gate.tree_reader(ctx.repo_root, base, snapshot.tree))
     contract = check_contract(plan, [f.path for f in parse_diff(diff)])
     ctx.emit("evidence.flags", key=f"evidence.flags/{stage}", stage=stage,
              tampering=[f.to_dict() for f in tampered], contract=contract.to_dict())
@@ -325,7 +326,10 @@ def review_flags(ctx: RunContext, plan: Plan, *, last_packet: bool) -> list[str]
     contract = check_contract(plan, [f.path for f in parse_diff(diff)])
     if not last_packet:
         contract.untouched_files = []  # later packets have not run yet
-    return [f"test tampering: {f}" for f in diff_flags(diff)] + contract.messages()
+    reviewed = ctx.worktree.reviewed_tree
+    read = gate.tree_reader(ctx.repo_root, ctx.worktree.base_commit, reviewed) \
+        if reviewed else None
+    return [f"test tampering: {f}" for f in diff_flags(diff, read)] + contract.messages()
 
 
 def fix_rounds(ctx: RunContext, task: str, plan: Plan, verdicts: list[Verdict],
@@ -402,7 +406,8 @@ def gate_evidence(ctx: RunContext, plan: Plan, evidence: list[CommandEvidence]) 
     """After verification: fewer tests run than on the base commit, plan commands not run."""
     base = {e.command: e for e in ctx.baseline}
     counted = [f for e in evidence if e.command in base
-               for f in count_flags(e.command, base[e.command].tests, e.tests)]
+               for f in count_flags(e.command, base[e.command].tests, e.tests,
+                                    (_names(ctx, base[e.command]), _names(ctx, e)))]
     snapshot = ctx.snapshot
     if snapshot is None:
         raise UserError("internal: evidence gate without a snapshot")
@@ -413,6 +418,14 @@ def gate_evidence(ctx: RunContext, plan: Plan, evidence: list[CommandEvidence]) 
     rules = tampering_rules(ctx.config.approval, [str(f) for f in counted])
     rules += contract_rules(ctx.config.approval, contract)
     stop_for_approval(ctx, rules, snapshot, "evidence", "before the commit")
+
+
+def _names(ctx: RunContext, evidence: CommandEvidence) -> list[str] | None:
+    """The names of the tests a command ran, when they were recorded."""
+    if not evidence.tests_file:
+        return None
+    path = ctx.run_dir / evidence.tests_file
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else None
 
 
 def finish(ctx: RunContext, decision: str, reasons: list[str],

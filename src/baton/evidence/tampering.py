@@ -9,10 +9,15 @@ commit and on the patched tree (fewer tests collected or run, more skipped or xf
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from baton.approvals import is_test_file
+from baton.evidence.asserts import loosened
 from baton.evidence.testcounts import TestCounts
+
+# old or new text of a path (None: absent on that side)
+Reader = Callable[[str, str], str | None]
 
 _TEST_DEF = re.compile(
     r"^\s*(?:async\s+)?def\s+(test\w*)\s*\("          # pytest / unittest
@@ -31,11 +36,13 @@ _SKIP = re.compile(
 _DESELECT = re.compile(r"--deselect\b|\bcollect_ignore(?:_glob)?\b|--ignore(?:-glob)?[= ]"
                        r"|\s-k\s+['\"]?not\b")
 _ASSERT = re.compile(r"^\s*assert\b|\bself\.assert\w*\s*\(|\bassert\w*\s*\(|\bexpect\s*\("
-                     r"|\bpytest\.raises\s*\(|\bself\.fail\s*\(")
+                     r"|\bpytest\.raises\s*\(|\bself\.fail\s*\("
+                     r"|\b(?:assert|require)\.\w+\s*\(|\bt\.(?:Error|Fatal)f?\s*\(")
 _WEAK_ASSERT = re.compile(
     r"^\s*assert\s+(?:True|1|not\s+False)\s*(?:,|$|#)|assertTrue\s*\(\s*(?:True|1)\s*[,)]"
     r"|\bor\s+True\b|assertIsNotNone\s*\(|\bis\s+not\s+None\s*$|assert\s+\w+\s*$"
-    r"|\bexpect\s*\([^)]*\)\s*\.toBeDefined\s*\(|\bexpect\s*\([^)]*\)\s*\.toBeTruthy\s*\("
+    r"|\.toBeDefined\s*\(|\.toBeTruthy\s*\(|\.not\.toBe(?:Null|Undefined)\s*\("
+    r"|\b(?:assert|require)\.(?:NotNil|True|NotEmpty|NotZero)\s*\("  # go testify
 )
 
 
@@ -102,8 +109,12 @@ def parse_diff(diff: str) -> list[_FileDiff]:
     return files
 
 
-def diff_flags(diff: str) -> list[TamperFlag]:
-    """Tampering visible in the diff since the base commit (added test files are welcome)."""
+def diff_flags(diff: str, read: Reader | None = None) -> list[TamperFlag]:
+    """Tampering visible in the diff since the base commit (added test files are welcome).
+
+    With ``read(path, "old" | "new")``, a Python test's assertions are compared on the
+    syntax trees of both sides (evidence/asserts.py), each finding naming the test
+    function and the line; otherwise (and for other languages) by tokens of the diff."""
     flags: list[TamperFlag] = []
     for f in parse_diff(diff):
         flags += [TamperFlag("collection narrowed", f.path, f"added `{line.strip()[:120]}`")
@@ -118,8 +129,19 @@ def diff_flags(diff: str) -> list[TamperFlag]:
             continue  # a new test file weakens nothing (a new conftest.py may skip others)
         flags += _removed_tests(f)
         flags += _added_skips(f)
-        flags += _weakened_assertions(f)
+        found = _ast_loosened(f.path, read) if read is not None else None
+        flags += [TamperFlag("assertion loosened", f.path, str(x)) for x in found or []]
+        flags += _weakened_assertions(f, pair=found is None)
     return flags
+
+
+def _ast_loosened(path: str, read: Reader) -> list | None:
+    if not path.endswith(".py"):
+        return None
+    old, new = read(path, "old"), read(path, "new")
+    if old is None or new is None:
+        return None
+    return loosened(old, new)
 
 
 def _names(lines: list[str]) -> list[str]:
@@ -143,7 +165,7 @@ def _added_skips(f: _FileDiff) -> list[TamperFlag]:
     return [TamperFlag("test skipped", f.path, f"added `{line[:120]}`") for line in new[before:]]
 
 
-def _weakened_assertions(f: _FileDiff) -> list[TamperFlag]:
+def _weakened_assertions(f: _FileDiff, *, pair: bool = True) -> list[TamperFlag]:
     flags: list[TamperFlag] = []
     lost = 0
     for minus, plus in f.hunks:
@@ -151,7 +173,7 @@ def _weakened_assertions(f: _FileDiff) -> list[TamperFlag]:
         kept = [line for line in plus if _ASSERT.search(line) and not _commented(line)]
         strong_gone = [line for line in gone if not _WEAK_ASSERT.search(line)]
         weak_new = [line for line in kept if _WEAK_ASSERT.search(line)]
-        for old, new in zip(strong_gone, weak_new, strict=False):
+        for old, new in zip(strong_gone, weak_new if pair else [], strict=False):
             flags.append(TamperFlag("assertion loosened", f.path,
                                     f"`{old.strip()[:100]}` became `{new.strip()[:100]}`"))
         lost += max(len(gone) - len(kept), 0)
@@ -167,12 +189,20 @@ def _commented(line: str) -> bool:
     return line.lstrip().startswith(("#", "//"))
 
 
-def count_flags(command: str, before: TestCounts | None,
-                after: TestCounts | None) -> list[TamperFlag]:
-    """Fewer tests collected or run, or more skipped or xfailed, than on the base commit."""
+MAX_NAMED = 20
+
+
+def count_flags(command: str, before: TestCounts | None, after: TestCounts | None,
+                names: tuple[list[str] | None, list[str] | None] = (None, None)
+                ) -> list[TamperFlag]:
+    """Fewer tests collected or run, or more skipped or xfailed, than on the base commit.
+
+    ``names`` (the tests that ran on the base commit, and after the change) name the
+    tests that stopped running, at most MAX_NAMED of them and a count."""
     if before is None or after is None:
         return []
     flags = []
+    gone = _stopped(*names)
     checks = [("fewer tests collected", before.collected or 0, after.collected or 0, True),
               ("fewer tests run", before.ran, after.ran, True),
               ("more tests skipped", before.skipped, after.skipped, False),
@@ -180,5 +210,19 @@ def count_flags(command: str, before: TestCounts | None,
     for kind, old, new, fewer in checks:
         if (new < old) if fewer else (new > old):
             flags.append(TamperFlag(kind, "", f"`{command}`: {old} on the base commit, "
-                                              f"{new} after the change"))
+                                              f"{new} after the change" + gone))
+            gone = ""  # said once, on the first flag of the command
     return flags
+
+
+def _stopped(before: list[str] | None, after: list[str] | None) -> str:
+    if before is None or after is None:
+        return ""
+    still = set(after)
+    missing = [name for name in before if name not in still]
+    if not missing:
+        return ""
+    shown = ", ".join(missing[:MAX_NAMED])
+    more = f" and {len(missing) - MAX_NAMED} more" if len(missing) > MAX_NAMED else ""
+    return (f"; {len(missing)} test(s) ran on the base commit and not after the change: "
+            f"{shown}{more}")

@@ -90,6 +90,60 @@ def parse_unittest(output: str) -> TestCounts | None:
                       passed=max(total - skipped - failed - errors - xfailed - xpassed, 0))
 
 
+_UNITTEST_NAME = re.compile(r"^(test\w*) \(([\w.]+)\)(?:\n.*)?(?: \.\.\. (?:ok|FAIL|ERROR|"
+                            r"expected failure|unexpected success))", re.MULTILINE)
+
+
+def test_names(output: str, junit: Path | None = None) -> list[str] | None:
+    """The tests a command ran (skipped ones left out), by name: the JUnit report's
+    testcases (pytest node ids), else unittest's verbose lines; None when unknown."""
+    if junit is not None:
+        names = _junit_names(junit)
+        if names is not None:
+            return names
+    found = _UNITTEST_NAME.findall(output)
+    if not found:
+        return None
+    return list(dict.fromkeys(
+        where if where.endswith("." + name) else f"{where}.{name}" for name, where in found))
+
+
+def _junit_names(path: Path) -> list[str] | None:
+    import xml.etree.ElementTree as ET
+
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_JUNIT_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        return None
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError:
+        return None
+    names = []
+    for case in root.iter("testcase"):
+        if case.find("skipped") is not None:
+            continue
+        module = case.get("classname") or ""
+        file = case.get("file")
+        name = case.get("name") or ""
+        names.append(_node_id(module, name, file))
+    return list(dict.fromkeys(names))
+
+
+def _node_id(classname: str, name: str, file: str | None) -> str:
+    """pytest's node id from a JUnit testcase (``tests.test_x.Class`` + ``test_y``)."""
+    parts = classname.split(".") if classname else []
+    for cut in range(len(parts), 0, -1):
+        path = "/".join(parts[:cut]) + ".py"
+        if file == path or (file is None and parts[cut - 1].startswith("test")):
+            return "::".join([path, *parts[cut:], name])
+    return f"{classname}::{name}" if classname else name
+
+
 def junit_paths(command: str) -> list[str]:
     """Report paths a command names with ``--junitxml``/``--junit-xml`` (relative only)."""
     try:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from baton.evidence.testcounts import count_tests
+from baton.evidence.testcounts import count_tests, test_names
 from baton.models import CommandEvidence, Plan, Verdict
 from baton.run_context import RunContext
 from baton.workspace.detect import detect_test_commands
@@ -117,10 +117,12 @@ def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
                 folder = checkout.path()
                 ctx.emit("command.start", number=number, command=command, source=source,
                          stage=stage or None, log_file=f"evidence/{name}.log")
+                junit = folder / JUNIT_NAME
                 item = run_command(
                     command, folder, timeout_s=ctx.config.command_timeout_s,
                     source=source, max_output_bytes=ctx.config.max_output_bytes,
-                    env=command_env(os.environ, folder.parent), sandbox=ctx.config.sandbox,
+                    env=_ask_for_names(command_env(os.environ, folder.parent), junit),
+                    sandbox=ctx.config.sandbox,
                     log_path=ctx.run_dir / "evidence" / f"{name}.log",
                     secrets=ctx.masker, session_file=ctx.run_dir / SESSION_FILE,
                     hide=_hidden(ctx), on_output=_show_output(ctx, command),
@@ -128,6 +130,8 @@ def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
                 ctx.budget.add_wall(item.duration_s or 0.0)
                 if item.ran:  # read before the checkout (and any JUnit report) is gone
                     item.tests = count_tests(item.output_tail, command, folder)
+                    item.tests_file = _record_names(ctx, name, junit)
+                junit.unlink(missing_ok=True)  # baton's own file: not the command's drift
             ctx.write(f"evidence/{name}.json", item.model_dump_json(indent=2))
             ctx.emit(event, key=key, **item.model_dump(exclude={"output_tail"}),
                      stage=stage or None,
@@ -137,6 +141,29 @@ def verify(ctx: RunContext, plan: Plan | None, verdicts: list[Verdict],
     ctx.write(f"evidence/{prefix}evidence.json",
               "[" + ",\n".join(e.model_dump_json() for e in evidence) + "]")
     return evidence
+
+
+# The JUnit report baton asks every pytest inside a command for (through PYTEST_ADDOPTS, so
+# `make test` or tox count too), read for the names of the tests that ran, then removed.
+JUNIT_NAME = ".baton-tests.xml"
+
+
+def _ask_for_names(env: dict[str, str], junit: Path) -> dict[str, str]:
+    mine = f"--junitxml={junit} -o junit_family=xunit1"
+    env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {mine}" if env.get("PYTEST_ADDOPTS") \
+        else mine
+    return env
+
+
+def _record_names(ctx: RunContext, name: str, junit: Path) -> str | None:
+    """The names of the tests that ran, in ``evidence/NAME.tests.txt``; None if unknown."""
+    log = ctx.run_dir / "evidence" / f"{name}.log"
+    output = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    names = test_names(output, junit)
+    if names is None:
+        return None
+    ctx.write(f"evidence/{name}.tests.txt", "".join(n + "\n" for n in names))
+    return f"evidence/{name}.tests.txt"
 
 
 def _hidden(ctx: RunContext) -> list[Path]:

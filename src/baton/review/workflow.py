@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from baton import prompts
-from baton.approvals import FileChange
+from baton.approvals import FileChange, tampering_rules
 from baton.config import Config, Route
 from baton.errors import (
     PromptTooLarge,
     UserError,
     WorkflowError,
 )
+from baton.evidence.tampering import diff_flags
 from baton.evidence.verify import verify
 from baton.gate import (  # the engine and the steps `baton run` shares
     EXIT,
@@ -49,6 +50,7 @@ from baton.gate import (  # the engine and the steps `baton run` shares
     set_paused,
     stop_for_approval,
     totals,
+    tree_reader,
     vendor_warnings,
     verify_origins,
 )
@@ -128,6 +130,8 @@ class _Review:
     plan_checks: list[str]
     earlier_findings: list[dict[str, Any]]
     sarif: str | None
+    tampering: list[dict[str, str]] = field(default_factory=list)
+    """Signs of weakened tests in the change (evidence/tampering.py), as trace records."""
 
     @property
     def plan_only(self) -> bool:
@@ -193,6 +197,8 @@ def start_review(repo: Path, *, selection: Selection | None, task: str = "",
         plan_json=plan.plan.model_dump() if plan and plan.plan else None,
         plan_checks=plan_contract(plan, change.changes) if plan and change else [],
         earlier_findings=earlier, sarif=str(sarif.resolve()) if sarif else None,
+        tampering=[f.to_dict() for f in diff_flags(
+            change.diff, tree_reader(repo_root, change.base, change.tree))] if change else [],
     )
     try:  # the prompt is checked before anything exists (it is checked again when sent)
         check_prompt_size(review_messages(state, change.diff if change else "", config),
@@ -281,6 +287,9 @@ class ReviewDriver:
 
 
 def _review_steps(ctx: RunContext, state: _Review) -> tuple[str, list[str], Verdict]:
+    if not state.plan_only:
+        ctx.emit("evidence.flags", key="evidence.flags/verify", stage="verify",
+                 tampering=state.tampering, contract={})
     verdict = ask_reviewer(ctx, state)
     findings = verdict.structured_findings()
     if verdict.verdict == "block":
@@ -320,7 +329,8 @@ def review_messages(state: _Review, diff: str, config: Config) -> list[dict[str,
     return prompts.render(
         "review_change", **context, selection=state.label, base=state.base or "",
         tree=state.tree or "", file_count=len(state.files), author=state.author,
-        flags=state.plan_checks, withheld=state.withheld,
+        flags=[*state.plan_checks, *(f"test tampering: {t['message']}" for t in state.tampering)],
+        withheld=state.withheld,
         diff=diff or "(every changed file is withheld)")
 
 
@@ -403,6 +413,7 @@ def _gate_approval(ctx: RunContext, state: _Review) -> None:
     assert state.tree is not None
     rules = change_rules(ctx, approval, risk_level=plan.risk_level if plan else "low",
                          base=state.base or "", tree=state.tree, changes=state.changes())
+    rules += tampering_rules(approval, [t["message"] for t in state.tampering])
     for path in state.withheld:
         glob = protected_match(path, ctx.config.protected_paths)
         why = f"protected_paths {glob!r}" if glob else \
