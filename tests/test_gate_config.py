@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from buggy_project import RIGHT_FIX, _toml, approve, run_task, script
 from conftest import events, run_json, snapshot
 from test_review import approve as review_approve
@@ -138,3 +139,17 @@ def test_sections_fire_only_when_the_section_changes():
     mine = Approval(paths=[], max_diff_lines=None)
     assert not _rules(mine, "tests/conftest.py", None, "x = 1\n")
     assert _rules(mine, "baton.toml", "a = 1\n", "a = 2\n")
+
+
+def test_a_repository_may_not_switch_the_gate_config_rule_off(tmp_path):
+    from baton.config import load_config
+    from baton.errors import ConfigError
+
+    (tmp_path / "baton.toml").write_text("[approval]\ngate_config = false\n")
+    environ = {"BATON_CONFIG": str(tmp_path / "none.toml")}
+    with pytest.raises(ConfigError, match="approval.gate_config"):
+        load_config(tmp_path, environ=environ)
+    (tmp_path / "baton.toml").unlink()
+    config = load_config(tmp_path, environ=environ,
+                         overrides={"approval": {"gate_config": False}})  # the user's flag
+    assert config.approval.gate_config is False
