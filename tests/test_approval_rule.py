@@ -22,7 +22,8 @@ def _through_approvals(baton, repo: Path, first) -> list[dict]:
     run_id = result["run_id"]
     message = result["reasons"][0]
     assert message.startswith(f"run {run_id} needs a person's approval ")
-    assert f"'{CI}' matches approval glob" in message and "max_diff_lines" not in message
+    assert f"touched path '{CI}' (added) matches approval glob" in message
+    assert "max_diff_lines" not in message
     assert f"then `baton approve {run_id}` or `baton reject {run_id} --reason ...`" in message
 
     again = baton("approve", run_id, "--repo", str(repo), "--json", *STRICTER)

@@ -36,7 +36,7 @@ def test_risk_rule(threshold, level, fires):
 def test_path_rule_names_path_and_glob():
     rules = fired_rules(Approval(risk_level="never"), risk_level="low",
                         changes=[change(".github/workflows/ci.yml"), change("src/x.py")])
-    assert rules == ["touched path '.github/workflows/ci.yml' matches approval glob "
+    assert rules == ["touched path '.github/workflows/ci.yml' (modified) matches approval glob "
                      "'.github/workflows/**'"]
 
 
@@ -61,7 +61,7 @@ def test_default_globs_stay_quiet(path):
 def test_deleting_a_file_on_an_approval_path_fires():
     rules = fired_rules(QUIET.model_copy(update={"paths": ["Jenkinsfile"]}), risk_level="low",
                         changes=[change("Jenkinsfile", "D", 0, 10)])
-    assert rules == ["touched path 'Jenkinsfile' matches approval glob 'Jenkinsfile'"]
+    assert rules == ["touched path 'Jenkinsfile' (deleted) matches approval glob 'Jenkinsfile'"]
 
 
 @pytest.mark.parametrize(("pattern", "path", "matches"), [

@@ -27,7 +27,7 @@ LOOSE_TOML = (_toml().replace("verify_commands = [", 'verify_commands = ["true"]
 
 # Each file a patch adds, and the words its rule must say.
 CONFIG_FILES = {
-    ".github/workflows/ci.yml": ("on: push\n", "'.github/workflows/ci.yml' matches"),
+    ".github/workflows/ci.yml": ("on: push\n", "'.github/workflows/ci.yml' (added) matches"),
     "tests/unit/conftest.py": ("collect_ignore = []\n",
                                "gate config 'tests/unit/conftest.py' added"),
     "pytest.ini": ("[pytest]\naddopts = -q\n", "gate config 'pytest.ini' added"),

@@ -287,7 +287,7 @@ def test_a_non_ascii_workflow_path_needs_approval_then_lands_exactly(baton, samp
     proc = baton("run", TASK, "--repo", str(sample_repo), "--json")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     result = run_json(proc)
-    assert any(f"touched path {name!r} matches approval glob '.github/workflows/**'" in r
+    assert any(f"touched path {name!r} (added) matches approval glob '.github/workflows/**'" in r
                for r in result["reasons"]), result["reasons"]
     approved = baton("approve", result["run_id"], "--repo", str(sample_repo), "--json")
     assert approved.returncode == 0, approved.stdout + approved.stderr

@@ -103,7 +103,8 @@ def _path_rules(approval: Approval, changes: list[FileChange]) -> list[str]:
     for change in changes:
         glob = first_match([p for p in approval.paths if not handled_here(p)], change.path)
         if glob is not None:
-            fired.append(f"touched path {change.path!r} matches approval glob {glob!r}")
+            fired.append(f"touched path {change.path!r} ({_VERBS.get(change.status, 'changed')})"
+                         f" matches approval glob {glob!r}")
     return fired
 
 
