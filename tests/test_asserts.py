@@ -85,6 +85,9 @@ LOOSENED = {
 HARMLESS = {
     "unchanged": ("assert f(1) == 2", "assert f(1) == 2"),
     "assertion added": ("assert f(1) == 2", "assert f(1) == 2\nassert f(2) == 3"),
+    "truthiness check added before": ("r = f()\nassert r == 1",
+                                      "r = f()\nassert r\nassert r == 1"),
+    "membership check added after": ("assert f() == [1]", "assert f() == [1]\nassert 1 in f()"),
     "variable renamed": ("result = f()\nassert result == 1", "value = f()\nassert value == 1"),
     "reformatted": ("assert f(1)==2", "assert (\n    f(1)\n    == 2\n)"),
     "expected value fixed": ("assert f(1) == 2", "assert f(1) == 3"),
@@ -109,6 +112,8 @@ HARMLESS = {
     "try except ValueError": ("assert f() == 1",
                               "try:\n    assert f() == 1\nexcept ValueError:\n    pass"),
     "return after": ("assert f() == 1", "assert f() == 1\nreturn"),
+    "assertEqual to a plain assert": ("self.assertEqual(f(1), 2)", "assert f(1) == 2"),
+    "message added": ("assert f(1) == 2", "assert f(1) == 2, 'f doubles'"),
     "assertEqual to assertListEqual": ("self.assertEqual(items(), [1])",
                                        "self.assertListEqual(items(), [1])"),
 }

@@ -95,9 +95,11 @@ def _compare(name: str, old: list[_Check], new: list[_Check]) -> list[Loosening]
     found: list[Loosening] = []
     unmatched = list(new)
     for before in old:
-        overlap = [(len(c.operands & before.operands), -i, c) for i, c in enumerate(unmatched)]
-        best = max(overlap, key=lambda t: (t[0], t[1]), default=None)
-        after = best[2] if best is not None and best[0] else None
+        # the same check kept first, then the one about the most of the same things, the
+        # strongest of those (an added `assert x` beside a kept `assert x == 1` is no loss)
+        scored = [((c.text == before.text, len(c.operands & before.operands), c.strength, -i), c)
+                  for i, c in enumerate(unmatched) if c.operands & before.operands]
+        after = max(scored, key=lambda t: t[0])[1] if scored else None
         if after is None:
             continue  # a removed assertion: tampering.py counts those
         unmatched.remove(after)
