@@ -93,16 +93,16 @@ def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctio
 
 def _compare(name: str, old: list[_Check], new: list[_Check]) -> list[Loosening]:
     found: list[Loosening] = []
-    unmatched = list(new)
-    for before in old:
-        # the same check kept first, then the one about the most of the same things, the
-        # strongest of those (an added `assert x` beside a kept `assert x == 1` is no loss)
-        scored = [((c.text == before.text, len(c.operands & before.operands), c.strength, -i), c)
-                  for i, c in enumerate(unmatched) if c.operands & before.operands]
-        after = max(scored, key=lambda t: t[0])[1] if scored else None
-        if after is None:
+    unmatched = dict(enumerate(new))
+    for position, before in enumerate(old):
+        # the same check kept first (an added `assert x` beside a kept `assert x == 1` is
+        # no loss), then the one about the most of the same things, nearest in order
+        scored = [((c.text == before.text, len(c.operands & before.operands),
+                    -abs(i - position), c.strength), i)
+                  for i, c in unmatched.items() if c.operands & before.operands]
+        if not scored:
             continue  # a removed assertion: tampering.py counts those
-        unmatched.remove(after)
+        after = unmatched.pop(max(scored)[1])
         said = _worse(before, after)
         if said:
             found.append(Loosening(name, after.line, f"`{_short(before.text)}` became "
