@@ -69,11 +69,18 @@ def loosened(old: str, new: str) -> list[Loosening] | None:
         before, after = _functions(ast.parse(old)), _functions(ast.parse(new))
     except (SyntaxError, ValueError):
         return None
+    old_lines, new_lines = old.splitlines(), new.splitlines()
     found: list[Loosening] = []
     for name, node in after.items():
-        if name in before:
+        if name in before and _source(old_lines, before[name]) != _source(new_lines, node):
             found += _compare(name, _checks(before[name]), _checks(node))
     return found
+
+
+def _source(lines: list[str], node: ast.stmt) -> list[str]:
+    """A function's lines, decorators included (an unchanged function is not read)."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return lines[first - 1:node.end_lineno]
 
 
 def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
