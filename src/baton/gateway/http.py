@@ -197,6 +197,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._send_json(200, self.gw.models_payload())
         elif path == "/_gateway/requests":
             self._send_json(200, self.gw.requests())
+        elif path == "/_gateway/concurrency":
+            self._send_json(200, self.gw.in_flight.snapshot())
         else:
             self._send_error_json(404, f"no route GET {path}", "not_found")
 
@@ -205,7 +207,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         try:
             if path == "/v1/chat/completions":
-                self._chat(raw)
+                with self.gw.in_flight.track():
+                    self._chat(raw)
             elif path == "/_gateway/reset":
                 self.gw.reset()
                 self._send_json(200, {"ok": True})
@@ -218,6 +221,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def _chat(self, raw: bytes) -> None:
         run = self.headers.get("X-Baton-Run")
         call = self.headers.get("X-Baton-Call")
+        trial = self.headers.get("X-Baton-Trial")
         problem: str | None
         try:
             request = json.loads(raw or b"null")
@@ -235,7 +239,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
                                   request.get("model"))
         else:
             plan = self.gw.decide(request["model"], run, call, bool(request.get("stream")),
-                                  messages=request.get("messages"))
+                                  messages=request.get("messages"), trial=trial)
         if isinstance(request, dict) and request.get("tools"):
             plan.record["tools"] = tools.offered_names(request["tools"])  # in the request log
         if plan.error is not None:

@@ -21,6 +21,7 @@ See docs/fake-gateway.md for the semantics.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -133,10 +134,22 @@ class Entry(_Strict):
         return {"content": value} if isinstance(value, str) else value
 
 
-class ModelScript(_Strict):
-    """The ordered answers of one model (``"model": [...]`` or ``{"entries": [...]}``)."""
+class Variant(_Strict):
+    """One of a model's alternative answer sequences, drawn per trial (or run)."""
 
+    weight: float = Field(default=1.0, gt=0)
     entries: list[Entry]
+
+
+class ModelScript(_Strict):
+    """The ordered answers of one model (``"model": [...]`` or ``{"entries": [...]}``), or
+    alternative sequences (``{"variants": [{"weight": 3, "entries": [...]}, ...]}``) of
+    which each trial gets one, drawn reproducibly from ``seed`` and the trial's name."""
+
+    entries: list[Entry] = Field(default_factory=list)
+    variants: list[Variant] = Field(default_factory=list)
+    seed: int = 0
+    """With ``variants``: the same seed and trial name always draw the same variant."""
     repeat_last: bool | None = None
     """Serve the last entry again once the list is used up (default: the top-level flag)."""
 
@@ -144,6 +157,25 @@ class ModelScript(_Strict):
     @classmethod
     def _from_list(cls, value: Any) -> Any:
         return {"entries": value} if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ModelScript:
+        if self.entries and self.variants:
+            raise ValueError("give either entries or variants, not both")
+        return self
+
+    def pick(self, name: str | None) -> tuple[int | None, list[Entry]]:
+        """The variant drawn for ``name`` (a trial or run) and its entries; ``(None,
+        entries)`` for a model without variants."""
+        if not self.variants:
+            return None, self.entries
+        digest = hashlib.sha256(f"{self.seed}:{name or ''}".encode()).digest()
+        point = int.from_bytes(digest[:8], "big") / 2**64 * sum(v.weight for v in self.variants)
+        for index, variant in enumerate(self.variants):
+            point -= variant.weight
+            if point < 0:
+                return index, variant.entries
+        return len(self.variants) - 1, self.variants[-1].entries
 
 
 class RandomFaults(_Strict):

@@ -23,6 +23,7 @@ from typing import Any
 
 from baton.errors import ConfigError
 from baton.gateway.http import GatewayHandler, GatewayServer, Plan
+from baton.gateway.inflight import InFlight
 from baton.gateway.script import CATCH_ALL, Script, load_script
 
 __all__ = ["FakeGateway", "load_script", "Script"]
@@ -50,6 +51,8 @@ class FakeGateway:
         self._stopping = threading.Event()
         self._server: GatewayServer | None = None
         self._thread: threading.Thread | None = None
+        self.in_flight = InFlight()
+        """Chat requests being answered now, the most at once, and in all."""
         self._reset_state()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -110,6 +113,8 @@ class FakeGateway:
         self._faults_used: dict[tuple[str | None, str, int, str | None], int] = {}
         self._calls: dict[tuple[str | None, str, str], int] = {}
         self._log: list[dict[str, Any]] = []
+        if hasattr(self, "in_flight"):
+            self.in_flight.reset()
 
     def reset(self) -> None:
         """Forget queues, call keys, fault progress and the request log."""
@@ -129,9 +134,10 @@ class FakeGateway:
         ]
         return {"object": "list", "data": data}
 
-    def _new_record(self, model: Any, run: str | None, call: str | None, stream: bool) -> dict:
+    def _new_record(self, model: Any, run: str | None, call: str | None, stream: bool,
+                    trial: str | None = None) -> dict:
         record = {
-            "n": len(self._log) + 1, "model": model, "run": run, "call": call,
+            "n": len(self._log) + 1, "model": model, "run": run, "call": call, "trial": trial,
             "stream": stream, "status": None, "fault": None, "fault_source": None,
             "entry_index": None, "replay": False, "ts": time.time(),
             "tools": None,  # names of the tools offered, set by the HTTP side
@@ -147,10 +153,13 @@ class FakeGateway:
             return Plan(record, error=(status, message, code))
 
     def decide(self, model: str, run: str | None, call: str | None, stream: bool,
-               messages: Any = None) -> Plan:
-        """Pick the answer of one chat request and advance the state, atomically."""
+               messages: Any = None, trial: str | None = None) -> Plan:
+        """Pick the answer of one chat request and advance the state, atomically.
+
+        A model scripted with ``variants`` answers from the variant drawn for ``trial``
+        (the ``X-Baton-Trial`` header), or for the run when there is none."""
         with self._lock:
-            record = self._new_record(model, run, call, stream)
+            record = self._new_record(model, run, call, stream, trial)
             if self.keep_bodies:
                 record["messages"] = messages
             key = self.script.resolve(model)
@@ -160,7 +169,8 @@ class FakeGateway:
                 message = (f"The model `{model}` does not exist in the fake gateway script "
                            f"(scripted models: {known})")
                 return Plan(record, error=(404, message, "model_not_found"))
-            entries = self.script.models[key].entries
+            variant, entries = self.script.models[key].pick(trial if trial is not None else run)
+            record["variant"] = variant
             replay = call is not None and (run, key, call) in self._calls
             position = self._positions.get((run, key), 0)
             if replay and call is not None:
