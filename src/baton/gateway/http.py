@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from baton.gateway import tools
+from baton.gateway.inflight import InFlight
 from baton.gateway.script import Entry, Fault, Script
 
 
@@ -30,6 +31,7 @@ class Decider(Protocol):
     script: Script
     verbose: bool
     _stopping: threading.Event
+    in_flight: InFlight
 
     def models_payload(self) -> dict[str, Any]: ...
     def requests(self) -> list[dict[str, Any]]: ...
@@ -37,7 +39,7 @@ class Decider(Protocol):
     def reject(self, status: int, message: str, code: str, run: str | None,
                call: str | None, stream: bool, model: Any = None) -> Plan: ...
     def decide(self, model: str, run: str | None, call: str | None, stream: bool,
-               messages: Any = None) -> Plan: ...
+               messages: Any = None, trial: str | None = None) -> Plan: ...
 
 MALFORMED_CONTENT = '{"summary": "unterminated'
 GARBLED_LINE = b'data: {"id": "chatcmpl-garbled", "choices": [{"delta": {"content": "ab\n\n'
