@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "init": "baton.cli.config:init_cmd",
     "fake-gateway": "baton.cli.gateway:fake_gateway_cmd",
     "completion": "baton.cli.completion:completion_cmd",
+    "mcp": "baton.cli.mcp:mcp_cmd",
 }
 
 HELP = {
@@ -53,6 +54,7 @@ HELP = {
     "init": "Write a commented starting configuration.",
     "fake-gateway": "Serve a scripted OpenAI-compatible API on 127.0.0.1.",
     "completion": "Print the shell completion script (bash, zsh or fish).",
+    "mcp": "Serve baton's review tools to a coding agent over MCP (stdio).",
 }
 
 
