@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "fake-gateway": "baton.cli.gateway:fake_gateway_cmd",
     "completion": "baton.cli.completion:completion_cmd",
     "mcp": "baton.cli.mcp:mcp_cmd",
+    "hook": "baton.cli.hook:hook_cmd",
 }
 
 HELP = {
@@ -55,6 +56,7 @@ HELP = {
     "fake-gateway": "Serve a scripted OpenAI-compatible API on 127.0.0.1.",
     "completion": "Print the shell completion script (bash, zsh or fish).",
     "mcp": "Serve baton's review tools to a coding agent over MCP (stdio).",
+    "hook": "Answer a coding agent's Stop / ExitPlanMode hook with a review.",
 }
 
 
