@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "completion": "baton.cli.completion:completion_cmd",
     "mcp": "baton.cli.mcp:mcp_cmd",
     "hook": "baton.cli.hook:hook_cmd",
+    "integrate": "baton.cli.integrate:integrate_cmd",
 }
 
 HELP = {
@@ -57,6 +58,7 @@ HELP = {
     "completion": "Print the shell completion script (bash, zsh or fish).",
     "mcp": "Serve baton's review tools to a coding agent over MCP (stdio).",
     "hook": "Answer a coding agent's Stop / ExitPlanMode hook with a review.",
+    "integrate": "Write baton's plugin for Claude Code or Codex into a folder.",
 }
 
 
