@@ -100,3 +100,17 @@ def test_forbidden_calls_are_refused_and_nothing_runs(baton, repo, name, args):
     assert "refused" in text or "unknown tool" in text, text
     assert not (repo / ".baton" / "runs").exists() or \
         not any((repo / ".baton" / "runs").iterdir())
+
+
+def test_without_the_extra_says_how_to_install_and_exits_2(baton, repo):
+    import subprocess
+
+    code = ("import sys\n"
+            "for m in ('mcp', 'mcp.server', 'mcp.server.mcpserver'): sys.modules[m] = None\n"
+            "from baton.cli.main import main\n"
+            "sys.argv = ['baton', 'mcp']\n"
+            "main()\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                          text=True, env=baton.env(), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'baton[mcp]'" in proc.stderr
