@@ -75,3 +75,16 @@ def test_bad_payload_never_traps(baton, repo):
     proc = baton("hook", "stop", "--agent", "codex", cwd=repo, input_text="not json")
     assert proc.returncode == 0 and proc.stdout.strip() == ""
     assert "could not review" in proc.stderr
+
+
+def test_plan_hook_denies_exit_plan_mode_on_no_go(baton, repo):
+    baton.serve({"models": {REVIEWER: [{"content": request_changes()}]}})
+    payload = {"session_id": "p1", "cwd": str(repo), "hook_event_name": "PreToolUse",
+               "tool_name": "ExitPlanMode",
+               "tool_input": {"plan": "# Plan\n\n1. Make median sort its input.\n"}}
+    proc = baton("hook", "plan", "--agent", "claude-code", cwd=repo,
+                 input_text=json.dumps(payload))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny"
+    assert "sort a copy of the values first" in out["permissionDecisionReason"]
