@@ -134,7 +134,7 @@ def test_no_import_cycles_between_modules():
 
 # The layers of docs/architecture.md, top to bottom: a module imports only from its own
 # line or the lines below (gateway/ stands apart: it imports only errors).
-LAYERS = [["cli"], ["integrations"], ["report"], ["demo", "packets"], ["pipeline"],
+LAYERS = [["cli"], ["integrations"], ["compare"], ["report"], ["demo", "packets"], ["pipeline"],
           ["review"], ["gate"],
           ["roles", "approvals", "evidence"], ["backends"], ["editing"], ["run_context"],
           ["export"],
