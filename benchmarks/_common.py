@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,12 +47,14 @@ def _serve(script: dict[str, Any], ready: Any, stop: Any) -> None:
 
 
 @contextmanager
-def gateway_process(latency: float, jitter: float = 0.0) -> Iterator[tuple[str, int]]:
-    """The fake gateway serving the demo script in a process of its own (its CPU time and
-    memory are not counted as baton's or the floor's); yields (base_url, pid)."""
+def gateway_process(latency: float, jitter: float = 0.0, script: dict[str, Any] | None = None
+                    ) -> Iterator[tuple[str, int]]:
+    """The fake gateway serving the demo script (or ``script``) in a process of its own (its
+    CPU time and memory are not counted as baton's or the floor's); yields (base_url, pid)."""
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Queue(), context.Event()
-    proc = context.Process(target=_serve, args=(demo_script(latency, jitter), ready, stop),
+    script = script if script is not None else demo_script(latency, jitter)
+    proc = context.Process(target=_serve, args=(script, ready, stop),
                            daemon=True)
     proc.start()
     try:
@@ -119,3 +122,27 @@ def tree_memory_mb(root: int, skip: set[int]) -> tuple[float, float]:
         except (OSError, IndexError, ValueError):
             continue
     return rss / 1024, pss / 1024
+
+
+class Peak:
+    """Samples the resident memory of this process tree (minus ``skip``) in the background."""
+
+    def __init__(self, skip: set[int]) -> None:
+        self.skip = skip
+        self.peak = self.peak_pss = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            rss, pss = tree_memory_mb(os.getpid(), self.skip)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
+
+    def __enter__(self) -> Peak:
+        self.peak, self.peak_pss = tree_memory_mb(os.getpid(), self.skip)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

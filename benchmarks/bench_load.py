@@ -44,7 +44,6 @@ import resource
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -52,37 +51,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import gateway_process, percentile, spread, tree_memory_mb, user_config
+from _common import Peak as _Peak
+from _common import gateway_process, percentile, spread, user_config
 from floor import IMPLEMENTER, PLANNER, REVIEWER, TASK, floor_run
 
 from baton.demo import make_sample_repo
 
 WALL_GOAL = 1.10
 RSS_GOAL_MB = 600
-
-
-class _Peak:
-    """Samples the resident memory of this process tree (minus ``skip``) in the background."""
-
-    def __init__(self, skip: set[int]) -> None:
-        self.skip = skip
-        self.peak = self.peak_pss = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.5):
-            rss, pss = tree_memory_mb(os.getpid(), self.skip)
-            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
-
-    def __enter__(self) -> _Peak:
-        self.peak, self.peak_pss = tree_memory_mb(os.getpid(), self.skip)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _cpu() -> float:

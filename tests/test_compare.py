@@ -158,6 +158,8 @@ def test_compare_three_policies_with_honest_figures(baton, tmp_path):
     # the models never saw the hidden checks
     assert not any("test_pos" in json.dumps(r) for r in served if r.get("messages"))
     assert (out / "summary.json").exists()
+    page = (out / "report.html").read_text()
+    assert page.count('class="trial"') == 18 and 'id="pareto"' in page
     # a finished comparison resumed runs nothing again
     before = len(gw.requests())
     again = baton("compare", "resume", str(out), "--json", timeout=120)
@@ -222,3 +224,93 @@ def test_init_writes_an_example_that_names_every_field(baton, tmp_path):
     for key in ("[[task]]", "repo", "base", "task", "checks", "check_files"):
         assert key in text
     assert baton("compare", "init", str(tmp_path / "s.toml")).returncode == 2
+
+
+def _workers_of(folder: Path) -> list[int]:
+    """The pids of trial processes still working for the comparison in ``folder``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"baton.compare.worker" in cmdline and str(folder).encode() in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _traces(folder: Path) -> dict[str, list[dict]]:
+    found = {}
+    for trace in sorted(folder.glob("trials/*/repo/.baton/runs/*/trace.jsonl")):
+        lines = trace.read_text().splitlines()
+        found[trace.parent.name] = [json.loads(line) for line in lines if line.endswith("}")]
+    return found
+
+
+def _midway(traces: dict[str, list[dict]]) -> bool:
+    """Some run has a recorded model call and has not ended."""
+    return any(events[-1]["type"] != "run.end"
+               and any(e["type"] == "model.call" for e in events)
+               for events in traces.values() if events)
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_sigkill_mid_comparison_then_resume_repeats_no_trial_and_pays_no_call_twice(
+        baton, tmp_path):
+    import time
+
+    slow = json.loads(json.dumps(SCRIPT))
+    for entries in slow["models"].values():
+        for entry in entries:
+            entry["latency_s"] = 0.4
+    suite = make_suite(tmp_path)
+    gw = baton.serve(slow)
+    out = tmp_path / "cmp"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baton", "compare", str(suite), "--policies", "strong,cheap",
+         "--trials", "3", "--concurrency", "3", "--out", str(out), "--json"],
+        cwd=tmp_path, env=baton.env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and (
+            not results.exists() or len(results.read_text().splitlines()) < 2
+            or not _midway(_traces(out))):
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()
+    proc.kill()  # the coordinator only: its trials are stopped by the kernel's SIGTERM
+    killed_at = time.time()
+    proc.communicate()
+    while time.monotonic() < deadline and _workers_of(out):
+        time.sleep(0.05)
+    assert not _workers_of(out), "trial processes outlived their coordinator"
+    finished_before = [json.loads(line)["id"] for line in results.read_text().splitlines()]
+    assert 2 <= len(finished_before) < 12
+    traces_before = _traces(out)
+    unfinished = {run: events for run, events in traces_before.items()
+                  if not events or events[-1]["type"] != "run.end"}
+    assert unfinished, "the kill came after every started run had finished"
+    recorded = {(run, e["call_key"]) for run, events in traces_before.items() for e in events
+                if e["type"] == "model.call" and e["outcome"] == "ok"}
+    finished_runs = {run: events for run, events in traces_before.items()
+                     if run not in unfinished}
+
+    again = baton("compare", "resume", str(out), "--json", timeout=300)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["finished"] == 12 and summary["not_run"] == 0
+    ids = [json.loads(line)["id"] for line in results.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == 12, "a trial was recorded twice"
+    assert ids[:len(finished_before)] == finished_before
+    after = _traces(out)
+    for run, events in finished_runs.items():
+        assert after[run] == events, f"finished run {run} was touched by the resume"
+    for run, events in unfinished.items():  # resumed by baton's resume, not started afresh
+        if not any(e["type"] == "run.start" for e in events):
+            continue  # killed before its run began: started again, nothing was paid
+        assert run in after and after[run][-1]["type"] == "run.end"
+        assert any(e["type"] == "run.resume" for e in after[run]), run
+    asked_again = {(r["run"], r["call"]) for r in gw.requests() if r["ts"] > killed_at}
+    assert not recorded & asked_again, f"recorded calls paid twice: {recorded & asked_again}"
+    assert len(after) == 12 and (out / "summary.json").exists()

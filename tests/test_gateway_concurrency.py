@@ -79,3 +79,18 @@ def test_variants_and_entries_together_are_refused() -> None:
         load_script({"models": {"m": {"entries": ["a"], "variants": [{"entries": ["b"]}]}}})
     with pytest.raises(ConfigError, match="weight"):
         load_script({"models": {"m": {"variants": [{"weight": 0, "entries": ["b"]}]}}})
+
+
+def test_a_model_answers_each_comparison_task_from_its_own_script() -> None:
+    script = {"models": {"m": {"entries": ["default"], "repeat_last": True, "tasks": {
+        "clamp": ["clamp answer"],
+        "dates": {"seed": 3, "variants": [{"entries": ["dates good"]},
+                                          {"entries": ["dates bad"]}]}}}}}
+    with FakeGateway(script) as gw:
+        assert _draw(gw, "clamp--cheap--1", run="r1") == "clamp answer"
+        assert _draw(gw, "other--cheap--1", run="r2") == "default"
+        assert _draw(gw, None, run="r3") == "default"
+        dates = {_draw(gw, f"dates--cheap--{i}", run=f"d{i}") for i in range(40)}
+        assert dates == {"dates good", "dates bad"}
+        again = _draw(gw, "dates--cheap--7", run="again")
+        assert again == _draw(gw, "dates--cheap--7", run="again2")

@@ -54,8 +54,7 @@ def provider_for(config: Config, route: Route, environ: dict[str, str]) -> Provi
     """A provider per endpoint, shared by every run in this process (one concurrency cap)."""
     endpoint = config.endpoint(route.endpoint)
     key = resolve_api_key(endpoint, environ)
-    ident = (endpoint.base_url, endpoint.api_key_env, tuple(sorted(endpoint.headers.items())),
-             key)
+    ident = (endpoint.base_url, endpoint.api_key_env, key)  # headers go on each request
     with _PROVIDERS_LOCK:  # two providers for one endpoint would double its concurrency cap
         if ident not in _PROVIDERS:
             _PROVIDERS[ident] = OpenAIProvider(endpoint, key)
@@ -231,7 +230,8 @@ class RunContext:
         request = ChatRequest(
             model=route.model, messages=messages, max_tokens=route.max_tokens,
             temperature=route.temperature, stream=self.config.stream,
-            headers={"X-Baton-Run": self.run_id, "X-Baton-Call": call_key},
+            headers={**self.config.endpoint(route.endpoint).headers,
+                     "X-Baton-Run": self.run_id, "X-Baton-Call": call_key},
             on_text=on_text if self.progress is not None else None, tools=tools,
         )
         estimate = max(_estimate(m, t) for m, t in [(messages, tools), *own.values()])

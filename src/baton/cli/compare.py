@@ -36,10 +36,13 @@ def compare_group() -> None:
 
 @compare_group.command("start", hidden=True)
 @common.handle_errors
-@click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--policies", required=True, help="Comma-separated policy names to compare.")
-@click.option("--trials", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Runs of every task under every policy.")
+@click.argument("suite_file", metavar="SUITE", required=False,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--policies", help="Comma-separated policy names to compare.")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Runs of every task under every policy (default 3; --demo: 8).")
+@click.option("--demo", is_flag=True,
+              help="Compare three policies of scripted models on a bundled suite, offline.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Trials at once (never above an endpoint's max_concurrency).")
 @click.option("--max-cost", "max_cost", type=float, default=None,
@@ -49,13 +52,23 @@ def compare_group() -> None:
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="A setting for every run, e.g. --set limits.max_cost_usd=0.5.")
 @common.json_option
-def start_cmd(suite_file: Path, policies: str, trials: int, concurrency: int,
-              max_cost: float | None, out: Path | None, settings: tuple[str, ...],
-              as_json: bool) -> None:
+def start_cmd(suite_file: Path | None, policies: str | None, trials: int | None, demo: bool,
+              concurrency: int, max_cost: float | None, out: Path | None,
+              settings: tuple[str, ...], as_json: bool) -> None:
     """Start a comparison."""
     from baton.compare.comparison import Comparison
     from baton.compare.suite import load_suite
+    from baton.errors import UserError
 
+    if demo:
+        if suite_file or policies or max_cost is not None or settings:
+            raise UserError("--demo brings its own suite and policies: pass only --trials, "
+                            "--concurrency, --out or --json with it")
+        _demo(out, trials, concurrency, as_json)
+        return
+    if suite_file is None or not policies:
+        raise UserError("give a suite file and --policies A,B (or try `baton compare --demo`)")
+    trials = trials or 3
     common.stop_runs_on_sigterm()
     overrides = common.overrides_from(None, None, None, None, False, settings)
     suite = load_suite(suite_file)
@@ -101,9 +114,36 @@ def init_cmd(target: Path, force: bool) -> None:
                "--policies default,OTHER --trials 10")
 
 
+SCRIPTED = ("the models in this demo are scripted (a fake gateway on 127.0.0.1 answers "
+            "each trial from weighted answer sequences): the figures show how baton "
+            "measures policies, not how real models compare")
+
+
+def _demo(out: Path | None, trials: int | None, concurrency: int, as_json: bool) -> None:
+    from baton.compare.demo import DEFAULT_TRIALS, POLICIES, TASKS, run_compare_demo
+
+    if out is not None and out.exists() and any(out.iterdir()):
+        from baton.errors import UserError
+
+        raise UserError(f"{out} is not empty; the demo builds its suite there: choose a new "
+                        "folder")
+    trials = trials or DEFAULT_TRIALS
+    if not as_json:
+        click.echo(f"baton compare --demo: {len(TASKS)} tasks x {len(POLICIES)} policies "
+                   f"({', '.join(POLICIES)}) x {trials} trials, each a real baton run "
+                   "scored by hidden checks.\nNote: " + SCRIPTED + ".", err=True)
+    show = _Progress(enabled=not as_json)
+    try:
+        comparison, results, not_run = run_compare_demo(out, trials=trials,
+                                                        concurrency=concurrency,
+                                                        on_progress=show)
+    finally:
+        show.close()
+    _finish(comparison, results, not_run, as_json, note=SCRIPTED)
+
+
 def _run(comparison: Any, as_json: bool) -> None:
     from baton.compare.comparison import run_comparison
-    from baton.compare.results import summarize
 
     show = _Progress(enabled=not as_json)
     try:
@@ -114,16 +154,30 @@ def _run(comparison: Any, as_json: bool) -> None:
             f"comparison stopped; continue it with `baton compare resume {comparison.folder}`"
         ) from None
     show.close()
+    _finish(comparison, results, not_run, as_json)
+
+
+def _finish(comparison: Any, results: list[Any], not_run: list[Any], as_json: bool,
+            note: str | None = None) -> None:
+    from baton.compare.html_report import write_html
+    from baton.compare.results import summarize
+
     summary = summarize(results, comparison.policies, [t.id for t in comparison.suite.tasks],
                         len(comparison.specs()), [s.id for s in not_run])
     summary["folder"] = str(comparison.folder)
+    if note:
+        summary["note"] = note
     (comparison.folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n",
                                                      encoding="utf-8")
+    report = write_html(comparison.folder, summary, results)
     if as_json:
         common.print_json(summary)
     else:
         click.echo(_table(summary))
         click.echo(f"summary: {comparison.folder / 'summary.json'}")
+        click.echo(f"report:  {report}")
+        if note:
+            click.echo(f"Note: {note}.")
 
 
 class _Progress:

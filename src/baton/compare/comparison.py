@@ -32,7 +32,7 @@ from baton.compare.trial import (
     run_trial,
     trial_overrides,
 )
-from baton.errors import ConfigError, UserError
+from baton.errors import ConfigError, RunInterrupted, UserError
 from baton.llm.budget import check_prices_known
 
 FORMAT = 1
@@ -242,6 +242,27 @@ class LocalBackend:
             for proc in self._procs:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
+
+
+class ThreadBackend:
+    """Each trial in a thread of this process: no process start per trial, for the demo and
+    for many short trials. A crash of the coordinator takes its runs with it (each stays
+    resumable), and Ctrl-C waits for the running trials to finish: for long comparisons
+    the process backend (``LocalBackend``) is the default."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.environ = environ
+
+    def run(self, comparison: Comparison, spec: TrialSpec) -> TrialResult:
+        try:
+            return comparison.execute(spec, environ=self.environ)
+        except RunInterrupted as exc:
+            return TrialResult(id=spec.id, task=spec.task, policy=spec.policy,
+                               trial=spec.trial, state="interrupted", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one trial's crash is its result
+            return TrialResult(id=spec.id, task=spec.task, policy=spec.policy,
+                               trial=spec.trial, state="error",
+                               error=f"the trial crashed: {type(exc).__name__}: {exc}")
 
 
 @dataclass

@@ -152,6 +152,9 @@ class ModelScript(_Strict):
     """With ``variants``: the same seed and trial name always draw the same variant."""
     repeat_last: bool | None = None
     """Serve the last entry again once the list is used up (default: the top-level flag)."""
+    tasks: dict[str, ModelScript] = Field(default_factory=dict)
+    """Answers per comparison task: a trial named ``TASK--POLICY--N`` whose ``TASK`` is a
+    key here is answered by that script (entries or variants); others by this one."""
 
     @model_validator(mode="before")
     @classmethod
@@ -167,6 +170,9 @@ class ModelScript(_Strict):
     def pick(self, name: str | None) -> tuple[int | None, list[Entry]]:
         """The variant drawn for ``name`` (a trial or run) and its entries; ``(None,
         entries)`` for a model without variants."""
+        task = (name or "").partition("--")[0]
+        if task in self.tasks:
+            return self.tasks[task].pick(name)
         if not self.variants:
             return None, self.entries
         digest = hashlib.sha256(f"{self.seed}:{name or ''}".encode()).digest()

@@ -7,9 +7,12 @@ the SDK's own retries turned off: retrying is done once, in ``retry.py``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import math
+import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -164,8 +167,24 @@ def _retry_after(headers: Any) -> float | None:
             return None
 
 
+@functools.lru_cache(maxsize=4)
+def _tls_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    import httpx2
+
+    return httpx2.create_ssl_context()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process (loading the CA store costs about 0.25 s of CPU, which
+    every run of a comparison paid again); remade if SSL_CERT_FILE or SSL_CERT_DIR change."""
+    return _tls_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
 class OpenAIProvider:
-    """An OpenAI-compatible endpoint reached through the official ``openai`` SDK."""
+    """An OpenAI-compatible endpoint reached through the official ``openai`` SDK.
+
+    One per endpoint and key in a process (its ``max_concurrency`` is one semaphore); the
+    endpoint's configured headers travel on each request (``ChatRequest.headers``)."""
 
     def __init__(self, endpoint: Endpoint, api_key: str) -> None:
         import openai
@@ -176,7 +195,7 @@ class OpenAIProvider:
             base_url=endpoint.base_url,
             api_key=api_key,
             max_retries=0,
-            default_headers=endpoint.headers or None,
+            http_client=openai.DefaultHttpxClient(verify=_tls_context()),
         )
         self._slots = threading.BoundedSemaphore(endpoint.max_concurrency)
 
