@@ -36,6 +36,7 @@ from baton.errors import ConfigError, RunInterrupted, UserError
 from baton.llm.budget import check_prices_known
 
 FORMAT = 1
+_RECORD_LOCK = threading.Lock()
 
 
 def interleave(tasks: list[str], policies: list[str], trials: int) -> list[TrialSpec]:
@@ -179,7 +180,8 @@ class Comparison:
         return list(found.values())
 
     def record(self, result: TrialResult) -> None:
-        with open(self.folder / "results.jsonl", "a", encoding="utf-8") as fh:
+        """Append the trial's line and fsync it (trials record from their own threads)."""
+        with _RECORD_LOCK, open(self.folder / "results.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(result.to_dict()) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -310,49 +312,45 @@ def run_comparison(comparison: Comparison, *, backend: TrialBackend | None = Non
             on_progress(Progress(len(finished), len(running), left, len(not_run), spent,
                                  time.monotonic() - started, last))
 
+    def trial(spec: TrialSpec) -> TrialResult:
+        # Recorded here, in the trial's thread: the fsync never holds up the scheduling.
+        result = backend.run(comparison, spec)
+        if result.state != "interrupted":
+            comparison.record(result)
+        return result
+
+    def collect() -> None:
+        nonlocal spent
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            result = future.result()
+            running.pop(future)
+            spent += result.cost_usd
+            if result.state != "interrupted":
+                finished[result.id] = result
+            report(result)
+
     pool = ThreadPoolExecutor(max_workers=comparison.concurrency,
                               thread_name_prefix="baton-trial")
     try:
         for spec in pending:
             while len(running) >= comparison.concurrency:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    running.pop(future)
-                    spent += result.cost_usd
-                    if result.state != "interrupted":
-                        comparison.record(result)
-                        finished[result.id] = result
-                    report(result)
+                collect()
             limit = comparison.max_cost_usd
             if limit is not None and spent + reserved() + comparison.reserve_for(spec) \
                     > limit + 1e-9:
                 not_run.append(spec)
                 left -= 1
                 continue
-            running[pool.submit(backend.run, comparison, spec)] = spec
+            running[pool.submit(trial, spec)] = spec
             left -= 1
             report()
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = future.result()
-                running.pop(future)
-                spent += result.cost_usd
-                if result.state != "interrupted":
-                    comparison.record(result)
-                    finished[result.id] = result
-                report(result)
+            collect()
     except KeyboardInterrupt:
         stop = getattr(backend, "stop", None)
         if stop:
             stop()
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future, _spec in list(running.items()):
-            if future.done() and not future.cancelled():
-                result = future.result()
-                if result.state != "interrupted":
-                    comparison.record(result)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

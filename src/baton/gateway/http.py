@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from baton.gateway import tools
+from baton.gateway import tools, wires
 from baton.gateway.inflight import InFlight
 from baton.gateway.script import Entry, Fault, Script
 
@@ -84,6 +84,15 @@ def _prompt_chars(request: dict[str, Any]) -> int:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     total += len(part["text"])
     return total
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object ({} when it is not one)."""
+    try:
+        request = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return request if isinstance(request, dict) else {}
 
 
 def _split(text: str, size: int) -> list[str]:
@@ -211,6 +220,12 @@ class GatewayHandler(BaseHTTPRequestHandler):
             if path == "/v1/chat/completions":
                 with self.gw.in_flight.track():
                     self._chat(raw)
+            elif path in ("/v1/responses", "/v1/messages"):
+                with self.gw.in_flight.track():
+                    self._wire(raw, "responses" if path == "/v1/responses" else "messages")
+            elif path == "/v1/messages/count_tokens":
+                request = _json_object(raw)
+                self._send_json(200, {"input_tokens": _tokens(wires.prompt_chars(request))})
             elif path == "/_gateway/reset":
                 self.gw.reset()
                 self._send_json(200, {"ok": True})
@@ -252,6 +267,105 @@ class GatewayHandler(BaseHTTPRequestHandler):
         else:
             assert plan.entry is not None
             self._answer(plan, request, plan.entry.content)
+
+    # -- the Responses and Anthropic Messages wires (gateway/wires.py) --------------------
+
+    def _wire_error(self, wire: str, status: int, message: str, code: str,
+                    headers: dict[str, str] | None = None) -> None:
+        if wire == "messages":
+            return self._send_json(status, wires.anthropic_error(status, message), headers)
+        return self._send_error_json(status, message, code, headers)
+
+    def _wire(self, raw: bytes, wire: str) -> None:
+        run = self.headers.get("X-Baton-Run")
+        call = self.headers.get("X-Baton-Call")
+        trial = self.headers.get("X-Baton-Trial")
+        request = _json_object(raw)
+        stream = bool(request.get("stream"))
+        if not isinstance(request.get("model"), str):
+            plan = self.gw.reject(400, "you must provide a model parameter (a string)",
+                                  "missing_model", run, call, stream, request.get("model"))
+        else:
+            plan = self.gw.decide(request["model"], run, call, stream,
+                                  messages=request.get("input" if wire == "responses"
+                                                       else "messages"), trial=trial)
+        plan.record["wire"] = wire
+        if request.get("tools"):
+            plan.record["tools"] = wires.offered_tools(request)
+        if plan.error is not None:
+            return self._wire_error(wire, *plan.error)
+        entry = plan.entry
+        assert entry is not None
+        fault = plan.fault
+        kind = fault.kind if fault is not None else "normal"
+        config = self.gw.script.faults
+        if fault is not None and kind.isdigit():
+            status, headers = int(kind), {}
+            if status == 429:
+                after = config.retry_after_s if fault.retry_after_s is None \
+                    else fault.retry_after_s
+                headers["Retry-After"] = str(int(after)) if after == int(after) else str(after)
+            return self._wire_error(wire, status, f"fake gateway injected fault {kind} "
+                                    f"(request {plan.record['n']})",
+                                    _ERROR_KINDS.get(status, ("api_error", kind))[1], headers)
+        if kind == "reset":
+            return self._drop(rst=True)
+        if kind == "hang":
+            assert fault is not None
+            return self._hang(config.hang_s if fault.hang_s is None else fault.hang_s)
+        if kind == "invalid_json":
+            entry = entry.model_copy(update={"content": MALFORMED_CONTENT, "tool_calls": []})
+        if not self._sleep(plan.record.get("latency_s", entry.latency_s)):
+            return self._drop(rst=False)
+        n = plan.record["n"]
+        given = entry.usage
+        prompt = given.prompt_tokens if given and given.prompt_tokens is not None \
+            else _tokens(wires.prompt_chars(request))
+        completion = given.completion_tokens if given and given.completion_tokens is not None \
+            else _tokens(len(entry.content) + tools.arguments_chars(entry.tool_calls))
+        cached = min(given.cached_tokens if given else 0, prompt)
+        shape = wires.responses_usage if wire == "responses" else wires.messages_usage
+        usage: dict[str, Any] | None = (dict(entry.raw_usage) if entry.raw_usage is not None
+                                        else shape(prompt, completion, cached))
+        if not entry.report_usage:
+            usage = None
+        headers = {"x-request-id": f"req-fake-{n}", **entry.headers}
+        if not stream:
+            whole = (wires.response_object if wire == "responses" else wires.message_object)
+            return self._send_json(200, whole(entry, request, n, usage), headers)
+        make = wires.responses_events if wire == "responses" else wires.messages_events
+        events = make(entry, request, n, usage)
+        half = max(1, len(events) // 2)
+        if kind == "garbled":
+            events.insert(half, b"data: {\"type\": \"garbled\x00\n\n")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        interval = 0.0
+        if kind == "trickle":
+            assert fault is not None
+            interval = (config.trickle_interval_s if fault.trickle_interval_s is None
+                        else fault.trickle_interval_s)
+        for i, data in enumerate(events):
+            if kind in ("cut", "endless") and i == half:
+                if kind == "endless":
+                    return self._endless_events(events[half - 1])
+                return self._drop(rst=False)
+            self._write_chunk(data)
+            if interval and not self._sleep(interval):
+                return self._drop(rst=False)
+        self.wfile.write(b"0\r\n\r\n")
+        return None
+
+    def _endless_events(self, event: bytes) -> None:
+        """The same event again and again until the client leaves or the gateway stops."""
+        while not self.gw._stopping.is_set():
+            self._write_chunk(event)
+        self.close_connection = True
 
     # -- answers -------------------------------------------------------------------------
 
