@@ -13,12 +13,16 @@ AIDER_VERSION=0.86.2
 dest=.cache/agents
 mkdir -p "$dest"
 want="@openai/codex@$CODEX_VERSION @anthropic-ai/claude-code@$CLAUDE_VERSION"
-if [ "$(cat "$dest/.installed" 2>/dev/null)" != "$want" ]; then
+if [ "$(cat "$dest/.installed" 2>/dev/null)" != "$want" ] \
+   || ! "$dest/node_modules/.bin/claude" --version >/dev/null 2>&1; then
   if command -v npm >/dev/null 2>&1; then
     # --ignore-scripts: both ship their binary in the package; no postinstall download.
     if timeout 300 npm install --prefix "$dest" --no-audit --no-fund --ignore-scripts \
          --loglevel=error $want >"$dest/npm.log" 2>&1; then
-      echo "$want" >"$dest/.installed"
+      # Claude Code's postinstall only copies its native binary out of the platform
+      # package (nothing is downloaded); run it by hand since scripts are ignored above.
+      (cd "$dest/node_modules/@anthropic-ai/claude-code" && node install.cjs) >>"$dest/npm.log" 2>&1 \
+        && echo "$want" >"$dest/.installed"
     else
       echo "scripts/install_agents.sh: npm install failed (see $dest/npm.log); agent tests will be skipped" >&2
     fi

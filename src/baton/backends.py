@@ -90,4 +90,9 @@ MODEL = ModelBackend()
 
 def for_role(ctx: RunContext, role: str) -> RoleBackend:
     """The backend the role's route names (a model unless the route names an agent)."""
+    route = ctx.routes[role]
+    if route.agent is not None:
+        from baton.agents.backend import AgentBackend
+
+        return AgentBackend(route)
     return MODEL

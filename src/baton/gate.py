@@ -95,11 +95,22 @@ def check_routes(routes: dict[str, Route], config: Config | None = None) -> list
     implementer, reviewer = routes["implementer"], routes["reviewer"]
     implementer_vendor = endpoint_vendor(config, implementer.endpoint)
     authors = [author_from_model(m, "implementer route", implementer_vendor)
-               for m in [implementer.model, *implementer.fallbacks]]
-    checks = check_pairs([reviewer.model, *reviewer.fallbacks], authors,
+               for m in _route_models(implementer)]
+    checks = check_pairs(_route_models(reviewer), authors,
                          reviewer_endpoint_vendor=endpoint_vendor(config, reviewer.endpoint),
                          require_other_vendor=bool(config and config.require_other_vendor))
     return checks
+
+
+def _route_models(route: Route) -> list[str]:
+    """The models a route may answer with; an agent's are its vendor's (Claude Code is
+    anthropic, Codex openai), whatever the model id says."""
+    models = [route.model, *route.fallbacks]
+    if route.agent is None:
+        return models
+    from baton.agents.cli import AGENT_VENDORS
+
+    return [f"{AGENT_VENDORS[route.agent]}/{m.rsplit('/', 1)[-1]}" for m in models]
 
 
 def check_endpoints(config: Config, routes: dict[str, Route], environ: dict[str, str], *,

@@ -60,7 +60,8 @@ def did_you_mean(model: type[BaseModel], path: tuple[Any, ...]) -> str:
         return ""
     close = difflib.get_close_matches(str(path[-1]), list(holder.model_fields), n=1,
                                       cutoff=0.6)
-    if close:
+    exact_top = len(path) > 1 and str(path[-1]) in model.model_fields
+    if close and not exact_top:
         return f" (did you mean {close[0]!r}?)"
     if len(path) > 1:  # a top-level key written below a [table] header lands in that table
         top = difflib.get_close_matches(str(path[-1]), list(model.model_fields), n=1,

@@ -96,6 +96,15 @@ class Route(_Strict):
                          "whole_file"] = "auto"
     """Implementer only: how it is asked for edits; ``auto`` by the model's vendor
     (docs/edit-format.md)."""
+    agent: Literal["claude-code", "codex"] | None = None
+    """A coding agent's command line fills the role instead of one chat completion, with
+    ``model`` as its model, on this endpoint (docs/agents.md)."""
+    agent_command: str | None = None
+    """The agent's executable (default: ``claude`` / ``codex`` on PATH)."""
+    agent_args: list[str] = Field(default_factory=list)
+    """Extra arguments for the agent's command line."""
+    agent_timeout_s: float = Field(default=900.0, gt=0)
+    """Most seconds one agent run may take; it is stopped then, and the step fails."""
 
 
 class Price(_Strict):

@@ -58,12 +58,15 @@ class AppliedEdits:
     """Old path -> new path of every file moved (its old path is also in ``deleted``)."""
     edit_format: str = ""
     """The format the answer was in (``workspace.formats``), when a caller sets it."""
+    notes: list[str] = field(default_factory=list)
+    """Anything else the reviewer must be told (what an agent did to git, undone)."""
 
     def flags(self) -> list[str]:
         """What the reviewer is told about files this change deletes or renames."""
         moved = set(self.renamed)
         return ([f"renames {old} to {new}" for old, new in self.renamed.items()]
-                + [f"deletes {path}" for path in self.deleted if path not in moved])
+                + [f"deletes {path}" for path in self.deleted if path not in moved]
+                + list(self.notes))
 
 
 # --- applying ----------------------------------------------------------------------------

@@ -137,7 +137,8 @@ def _toolchain_under(homes: list[str], path_env: str | None) -> list[str]:
 
 
 def _bwrap_args(cwd: Path, scratch: Path, path_env: str | None = None,
-                hidden: Sequence[Path] = ()) -> list[str]:
+                hidden: Sequence[Path] = (), *, network: bool = False,
+                writable: Sequence[Path] = ()) -> list[str]:
     # /tmp stays visible read-only (a virtualenv or the repo itself may live there);
     # temporary files go to a private scratch folder named by TMPDIR. The home directory
     # is an empty tmpfs: ~/.ssh, ~/.netrc, ~/.config and the like are not there; the
@@ -165,9 +166,11 @@ def _bwrap_args(cwd: Path, scratch: Path, path_env: str | None = None,
         "--proc", "/proc",
         *hide,
         "--bind", str(scratch), str(scratch),
+        *[arg for folder in writable
+          for arg in ("--bind", os.path.realpath(folder), os.path.realpath(folder))],
         "--bind", work, work,
         "--chdir", work,
-        "--unshare-net",
+        *([] if network else ["--unshare-net"]),
         "--unshare-pid",
         "--die-with-parent",
         "--new-session",
@@ -246,12 +249,20 @@ def run_command(
     session_file: Path | None = None,
     on_output: Callable[[str], None] | None = None,
     hide: Sequence[Path] = (),
+    network: bool = False,
+    writable: Sequence[Path] = (),
+    pass_env: Mapping[str, str] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> CommandEvidence:
     """Run ``command`` in ``cwd`` and return what was observed; never raises for its failure.
 
-    In the sandbox, the folders in ``hide`` appear empty to the command. ``on_output``, if
-    given, is called with the latest line of output (masked) while the command runs, a few
-    times a second, for a live display.
+    In the sandbox, the folders in ``hide`` appear empty to the command, those in
+    ``writable`` are writable besides ``cwd``, and the network is cut unless ``network``
+    (a coding agent must reach its model). ``pass_env`` is added after the environment is
+    scrubbed of secrets (an agent's own API key: give ``secrets`` a masker that knows it).
+    ``on_output``, if given, is called with the latest line of output (masked) while the
+    command runs, a few times a second, for a live display; ``stop``, if given, is asked as
+    often, and a True ends the command the way a time-out does (``exit_code`` None).
     """
     if timeout_s <= 0:
         raise UserError(f"the command timeout must be positive, not {timeout_s}")
@@ -260,6 +271,7 @@ def run_command(
     shell = shutil.which("bash") or "/bin/sh"
     argv = [shell, "-c", command]
     child_env = scrubbed_env(os.environ if env is None else env, masker)
+    child_env.update(pass_env or {})  # the caller's masker knows these values
     marker = uuid.uuid4().hex
     child_env[MARKER_VARIABLE] = marker
     sandboxed = used == "bwrap"
@@ -269,7 +281,8 @@ def run_command(
     ) as scratch:
         if scratch is not None:
             argv = [*_bwrap_args(Path(os.path.realpath(cwd)), Path(scratch),
-                                 child_env.get("PATH"), hide), *argv]
+                                 child_env.get("PATH"), hide, network=network,
+                                 writable=writable), *argv]
             child_env.update(TMPDIR=scratch, TMP=scratch, TEMP=scratch)
         started = time.monotonic()
         try:
@@ -295,7 +308,7 @@ def run_command(
                                     + (f"scratch {scratch}\n" if scratch else ""))
         try:
             outcome = _wait_exited(proc, timeout_s, output,
-                                   _latest_line(output, masker, on_output))
+                                   _latest_line(output, masker, on_output), stop)
             duration = time.monotonic() - started
         finally:
             _kill_session(proc.pid, marker)  # also on KeyboardInterrupt: leave nothing running
@@ -314,7 +327,7 @@ def run_command(
         command=masker.mask(command),  # a reviewer's command may carry a token
         source=source,
         ran=True,
-        exit_code=None if timed_out else returncode,
+        exit_code=None if timed_out or outcome == "stopped" else returncode,
         duration_s=round(duration, 3),
         timed_out=timed_out,
         output_tail=kept,
@@ -327,7 +340,7 @@ def run_command(
 # --- waiting and killing -------------------------------------------------------------------
 
 
-Outcome = Literal["exited", "timeout", "flood"]
+Outcome = Literal["exited", "timeout", "flood", "stopped"]
 
 
 def _latest_line(output: IO[bytes], masker: SecretMasker,
@@ -350,7 +363,8 @@ def _latest_line(output: IO[bytes], masker: SecretMasker,
 
 
 def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float, output: IO[bytes],
-                 tick: Callable[[], None] | None = None) -> Outcome:
+                 tick: Callable[[], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> Outcome:
     """Wait until the process exits (without reaping it), times out, or floods its output.
 
     Leaving it a zombie keeps its pid, which is also its process group and session id,
@@ -365,6 +379,8 @@ def _wait_exited(proc: subprocess.Popen[bytes], timeout_s: float, output: IO[byt
                 return "flood"
             if tick is not None:
                 tick()
+            if stop is not None and stop():
+                return "stopped"
     return "timeout"
 
 
