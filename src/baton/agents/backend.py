@@ -67,6 +67,8 @@ def _files(root: Path) -> dict[str, bytes]:
         dirs[:] = [d for d in dirs if d not in SKIP
                    and not os.path.islink(os.path.join(folder, d))]
         for name in names:
+            if name in SKIP and folder == str(root):  # a linked worktree's ".git" file
+                continue
             path = Path(folder) / name
             if path.is_symlink() or not path.is_file():
                 continue
@@ -203,6 +205,8 @@ class AgentBackend:
         for folder in (home, tmp):
             folder.mkdir(parents=True)
         before = _copy_tree(ctx.worktree.path, work)
+        if (work / ".git").exists():
+            raise ProviderError(f"internal: the scratch copy {work} holds a .git")
         _git(work, "init", "-q")
         _git(work, "add", "-A")
         _git(work, "commit", "-q", "--no-verify", "-m", "baton: the worktree as given")
@@ -267,8 +271,8 @@ class AgentBackend:
             "gen_ai.usage.output_tokens": usage.output_tokens,
             "cost_usd": cost.usd, "cost_source": cost.source, **context}
         failure = None
-        if over[0]:
-            failure = "budget"
+        if over[0] or (left is not None and cost.usd is not None and cost.usd >= left):
+            failure = "budget"  # stopped by baton, or by the agent's own budget flag
         elif evidence.timed_out:
             failure = (f"the {self.cli.name} agent did not finish within "
                        f"{route.agent_timeout_s:g} s (agent_timeout_s) and was stopped")

@@ -71,10 +71,10 @@ class ClaudeCode:
                    api_key: str, home: Path, tmp: Path, extra_args: list[str],
                    headers: dict[str, str], budget_usd: float | None,
                    json_schema: dict[str, Any] | None, edits: bool) -> Invocation:
+        # baton's sandbox and gates hold the implementer, so it may run any command in its
+        # scratch copy (IS_SANDBOX lets it do so as root); planner and reviewer only read.
         argv = [executable, "-p", prompt, "--output-format", "stream-json", "--verbose",
-                "--model", model, "--permission-mode", "acceptEdits" if edits else "plan"]
-        if edits:
-            argv += ["--allowedTools", "Read", "Edit", "Write", "Bash", "Glob", "Grep"]
+                "--model", model, "--permission-mode", "bypassPermissions" if edits else "plan"]
         if budget_usd is not None:
             argv += ["--max-budget-usd", f"{max(budget_usd, 0.0):.6f}"]
         if json_schema is not None:
@@ -91,6 +91,8 @@ class ClaudeCode:
             # sees and bills every call the agent makes.
             "ANTHROPIC_SMALL_FAST_MODEL": model, "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
         }
+        if edits:
+            env["IS_SANDBOX"] = "1"
         if headers:
             env["ANTHROPIC_CUSTOM_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in headers.items())
         return Invocation(_quote(argv), env, {"ANTHROPIC_API_KEY": api_key})
@@ -129,6 +131,18 @@ class ClaudeCode:
             calls=max(live.calls, _int(result.get("num_turns"))),
             claimed_cost_usd=result.get("total_cost_usd")
             if isinstance(result.get("total_cost_usd"), (int, float)) else None)
+        per_model = result.get("modelUsage")
+        if not (usage.input_tokens or usage.output_tokens) and isinstance(per_model, dict):
+            # an error result (a budget stop) may carry its usage only per model
+            models = [m for m in per_model.values() if isinstance(m, dict)]
+            usage.cached_tokens = sum(_int(m.get("cacheReadInputTokens")) for m in models)
+            usage.input_tokens = sum(_int(m.get("inputTokens"))
+                                     + _int(m.get("cacheCreationInputTokens"))
+                                     for m in models) + usage.cached_tokens
+            usage.output_tokens = sum(_int(m.get("outputTokens")) for m in models)
+        if not (usage.input_tokens or usage.output_tokens) and live.calls:
+            usage.input_tokens, usage.output_tokens = live.input_tokens, live.output_tokens
+            usage.cached_tokens = live.cached_tokens
         if result.get("is_error"):
             return Outcome(None, usage, f"Claude Code ended with an error: "
                                         f"{result.get('subtype')}: {result.get('result')}")
