@@ -254,3 +254,24 @@ def test_an_agent_whose_server_hangs_is_stopped_at_its_time_limit(baton, tmp_pat
     run_dir = repo / ".baton" / "runs" / result["run_id"]
     assert (run_dir / "trace.jsonl").exists()
     assert not list(run_dir.glob("agents/*/work"))  # nothing left behind
+
+
+def test_the_preset_claude_plans_and_implements_codex_reviews(baton, tmp_path):
+    claude, codex = agent_or_skip("claude"), agent_or_skip("codex")
+    repo = make_repo(tmp_path, claude=claude, codex=codex)
+    toml = repo / "baton.toml"
+    toml.write_text(toml.read_text().replace(
+        '[routes.planner]\nmodel = "acme/planner"',
+        f'[routes.planner]\nagent = "claude-code"\nmodel = "claude-fake-planner"\n'
+        f'agent_command = "{claude}"'))
+    _git(repo, "commit", "-qam", "the preset")
+    gw = serve(baton, {"models": {"claude-fake-planner": [PLAN], "claude-fake": claude_edits(),
+                                  "gpt-fake-reviewer": [APPROVE]}})
+    with open(baton.tmp / "user-config.toml", "a") as fh:
+        fh.write('[prices."claude-fake-planner"]\ninput_per_mtok = 1.0\noutput_per_mtok = 5.0\n')
+    result = _run(baton, repo, EscapeWatch())
+    assert result["decision"] == "go", result
+    calls = {e["role"]: e for e in events(Path(result["run_dir"])) if e["type"] == "model.call"}
+    assert [calls[r]["source"] for r in ("planner", "implementer", "reviewer")] == \
+        ["claude-code", "claude-code", "codex"]
+    assert {r["wire"] for r in gw.requests()} == {"messages", "responses"}

@@ -136,7 +136,8 @@ def test_no_import_cycles_between_modules():
 # line or the lines below (gateway/ stands apart: it imports only errors).
 LAYERS = [["cli"], ["integrations"], ["compare"], ["report"], ["demo", "packets"], ["pipeline"],
           ["review"], ["gate"],
-          ["roles", "approvals", "evidence"], ["backends"], ["editing"], ["run_context"],
+          ["roles", "approvals", "evidence"], ["backends"], ["agents"], ["editing"],
+          ["run_context"],
           ["export"],
           ["runs"], ["llm"], ["config"], ["workspace"],
           ["prompts", "parsing", "models", "secrets", "errors"]]

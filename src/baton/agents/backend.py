@@ -32,7 +32,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from baton.agents.cli import DEFAULT_COMMANDS, Codex, Invocation, Usage, agent_cli
 from baton.config.prices import unit_price
@@ -43,7 +43,6 @@ from baton.workspace.edits import AppliedEdits, Edit, apply_edits
 from baton.workspace.sandbox import run_command
 
 if TYPE_CHECKING:
-    from baton.backends import ChangeRequest
     from baton.config import Route
     from baton.run_context import RunContext
 
@@ -119,6 +118,17 @@ def _prompt(role: str, messages: list[dict[str, str]], *, edits: bool) -> str:
     return "\n\n".join([*parts, "## baton", tail])
 
 
+class ChangeRequestLike(Protocol):
+    """What ``change`` reads of ``backends.ChangeRequest`` (named structurally: the
+    backends module is the layer above, which imports this one)."""
+
+    index: int
+    round: int
+    allowed_files: list[str]
+
+    def context(self) -> dict[str, Any]: ...
+
+
 class AgentBackend:
     """A role answered by a coding agent's command line (see the module docstring)."""
 
@@ -140,7 +150,7 @@ class AgentBackend:
                      reason=f"the {role} agent changed files; its changes were discarded")
         return run.text
 
-    def change(self, ctx: RunContext, request: ChangeRequest, call_key: str) -> AppliedEdits:
+    def change(self, ctx: RunContext, request: ChangeRequestLike, call_key: str) -> AppliedEdits:
         from baton import prompts
 
         if call_key in ctx.recorded:  # resumed: apply the recorded change again
