@@ -275,3 +275,27 @@ def test_the_preset_claude_plans_and_implements_codex_reviews(baton, tmp_path):
     assert [calls[r]["source"] for r in ("planner", "implementer", "reviewer")] == \
         ["claude-code", "claude-code", "codex"]
     assert {r["wire"] for r in gw.requests()} == {"messages", "responses"}
+
+
+def test_codex_over_its_budget_is_stopped_by_baton_while_it_runs(baton, tmp_path):
+    """Codex has no budget flag: baton reads its session log live and stops it."""
+    claude, codex = agent_or_skip("claude"), agent_or_skip("codex")
+    repo = make_repo(tmp_path, claude=claude, codex=codex, implementer="codex",
+                     limits="[limits]\nmax_cost_usd = 0.05\n")
+    huge = {"prompt_tokens": 200_000, "completion_tokens": 1000}  # $0.205 at $1/$5
+    gw = serve(baton, {"models": {
+        "acme/planner": [PLAN],
+        "gpt-fake-coder": [{"content": "", "usage": huge,
+                            "tool_calls": [_tool("exec_command", cmd=FIX)]},
+                           {"content": "done", "latency_s": 20}],
+        "claude-fake-reviewer": [APPROVE]}})
+    import time
+
+    started = time.monotonic()
+    result = _run(baton, repo, EscapeWatch(), timeout=120)
+    assert time.monotonic() - started < 18  # stopped, not waited out
+    assert result["exit_code"] == 4 and result["state"] == "budget_exhausted", result
+    trace = events(repo / ".baton" / "runs" / result["run_id"])
+    stopped = [e for e in trace if e["type"] == "model.call" and e["role"] == "implementer"]
+    assert stopped[-1]["outcome"] == "error" and stopped[-1]["cost_usd"] > 0.05
+    assert not [r for r in gw.requests() if r["model"] == "claude-fake-reviewer"]
