@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from baton.agents.cli import DEFAULT_COMMANDS, Codex, Invocation, Usage, agent_cli
+from baton.agents.cli import DEFAULT_COMMANDS, Invocation, Usage, agent_cli
 from baton.config.prices import unit_price
 from baton.errors import BudgetExhausted, EditError, ProviderError
 from baton.llm.pricing import call_cost
@@ -241,7 +241,7 @@ class AgentBackend:
         def stop() -> bool:
             if left is None:
                 return False
-            cost = _cost(route.model, _live(self.cli, home), price, ctx)
+            cost = _cost(route.model, self.cli.live_usage_from_home(home), price, ctx)
             over[0] = cost is not None and cost >= left
             return over[0]
 
@@ -257,7 +257,7 @@ class AgentBackend:
         outcome = self.cli.outcome(evidence.output_tail, invocation)
         usage = outcome.usage
         if usage.input_tokens is None:
-            usage = _live(self.cli, home)
+            usage = self.cli.live_usage_from_home(home)
         cost = call_cost(route.model, input_tokens=usage.input_tokens,
                          output_tokens=usage.output_tokens, cached_tokens=usage.cached_tokens,
                          prices=ctx.config.prices)
@@ -319,21 +319,6 @@ def _copy_tree(src: Path, dest: Path) -> dict[str, bytes]:
         os.chmod(target, mode & 0o777)
     dest.mkdir(parents=True, exist_ok=True)
     return files
-
-
-def _live(cli: Any, home: Path) -> Usage:
-    """The agent's usage so far, from its own session log in its private home."""
-    if isinstance(cli, Codex):
-        return cli.live_usage_from_home(home)
-    usage = Usage()
-    for log in sorted((home / ".claude" / "projects").rglob("*.jsonl")):
-        try:
-            lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            cli.live_usage(line, usage)
-    return usage
 
 
 def _cost(model: str, usage: Usage, price: Any, ctx: RunContext) -> float | None:

@@ -112,6 +112,13 @@ class ClaudeCode:
         usage.cached_tokens += _int(u.get("cache_read_input_tokens"))
         usage.output_tokens = (usage.output_tokens or 0) + _int(u.get("output_tokens"))
 
+    def live_usage_from_home(self, home: Path) -> Usage:
+        """The usage so far, from the session transcripts in the private config folder."""
+        usage = Usage()
+        for line in _log_lines(home / ".claude" / "projects", "*.jsonl"):
+            self.live_usage(line, usage)
+        return usage
+
     def outcome(self, output: str, invocation: Invocation) -> Outcome:
         result = None
         live = Usage()
@@ -199,25 +206,16 @@ class Codex:
     def live_usage_from_home(self, home: Path) -> Usage:
         """The latest ``token_count`` of the session log (the whole session so far)."""
         usage = Usage()
-        for log in sorted((home / "codex" / "sessions").rglob("rollout-*.jsonl")):
-            try:
-                lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
+        for line in _log_lines(home / "codex" / "sessions", "rollout-*.jsonl"):
+            payload = (_json_line(line) or {}).get("payload") or {}
+            if payload.get("type") != "token_count":
                 continue
-            for line in lines:
-                event = _json_line(line)
-                payload = (event or {}).get("payload") or {}
-                if payload.get("type") != "token_count":
-                    continue
-                total = ((payload.get("info") or {}).get("total_token_usage")) or {}
-                usage.calls += 1
-                usage.input_tokens = _int(total.get("input_tokens"))
-                usage.output_tokens = _int(total.get("output_tokens"))
-                usage.cached_tokens = _int(total.get("cached_input_tokens"))
+            total = ((payload.get("info") or {}).get("total_token_usage")) or {}
+            usage.calls += 1
+            usage.input_tokens = _int(total.get("input_tokens"))
+            usage.output_tokens = _int(total.get("output_tokens"))
+            usage.cached_tokens = _int(total.get("cached_input_tokens"))
         return usage
-
-    def live_usage(self, line: str, usage: Usage) -> None:
-        return None  # Codex prints usage only at the end of a turn: see live_usage_from_home
 
     def outcome(self, output: str, invocation: Invocation) -> Outcome:
         usage = Usage(input_tokens=0, output_tokens=0)
@@ -265,6 +263,17 @@ def agent_cli(name: str) -> ClaudeCode | Codex:
         return AGENTS[name]
     except KeyError:
         raise ConfigError(f"unknown agent {name!r}; use one of {', '.join(AGENTS)}") from None
+
+
+def _log_lines(folder: Path, pattern: str) -> list[str]:
+    """Every line of the agent's session logs under ``folder`` (read while it writes)."""
+    lines: list[str] = []
+    for log in sorted(folder.rglob(pattern)):
+        try:
+            lines += log.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+    return lines
 
 
 def _json_line(line: str) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from baton.compare.comparison import Comparison, Progress, ThreadBackend, run_comparison
+from baton.compare.comparison import Comparison, ThreadBackend, run_comparison
 from baton.compare.suite import load_suite
 from baton.compare.trial import TrialResult
 from baton.gateway.server import FakeGateway
@@ -231,5 +231,3 @@ def run_compare_demo(out: Path | None = None, *, trials: int = DEFAULT_TRIALS,
                                           on_progress=on_progress)
     return comparison, results, not_run
 
-
-__all__ = ["POLICIES", "Progress", "make_demo_suite", "run_compare_demo", "demo_script"]

@@ -197,6 +197,16 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.rfile.close()  # releases the makefile() reference so close() really closes
         sock.close()
 
+    def _start_stream(self, headers: dict[str, str]) -> None:
+        """The status line and headers of a server-sent event stream, sent in chunks."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
@@ -338,13 +348,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         half = max(1, len(events) // 2)
         if kind == "garbled":
             events.insert(half, b"data: {\"type\": \"garbled\x00\n\n")
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
+        self._start_stream(headers)
         interval = 0.0
         if kind == "trickle":
             assert fault is not None
@@ -465,13 +469,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if mode == "garbled":
             events.insert(half, GARBLED_LINE)
 
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
+        self._start_stream(headers)
         for i, data in enumerate(events):
             if mode == "cut" and i == half:
                 return self._drop(rst=False)
