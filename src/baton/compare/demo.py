@@ -184,6 +184,7 @@ def make_demo_suite(base: Path) -> Path:
         shutil.copytree(src, base, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
     repo = base / "toolkit"
+    (repo / ".gitignore").write_text("__pycache__/\n", encoding="utf-8")  # not in a wheel
     toml = repo / "baton.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("{python}", python),
                     encoding="utf-8")
