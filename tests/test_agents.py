@@ -89,9 +89,8 @@ def test_claude_code_implements_and_codex_reviews_to_go(baton, tmp_path):
     repo = make_repo(tmp_path, claude=claude, codex=codex)
     gw = serve(baton, {"models": {"acme/planner": [PLAN], "claude-fake": claude_edits(),
                                  "gpt-fake-reviewer": [APPROVE]}})
-    proc = baton("run", "Fix add(): it must return the sum.", "--json", cwd=repo, timeout=300)
-    result = run_json(proc)
-    assert result["decision"] == "go", proc.stderr + json.dumps(result)
+    result = _run(baton, repo, EscapeWatch())
+    assert result["decision"] == "go", json.dumps(result)
     run_dir = Path(result["run_dir"])
     trace = events(run_dir)
     calls = [e for e in trace if e["type"] == "model.call"]
